@@ -1,0 +1,108 @@
+"""Shared pieces of the benchmark scripts: datasets with a train/held-out split, a baseline, metrics."""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+import minnet
+from minnet.demo import evaluate_pair
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@dataclass
+class Task:
+    """A paired dataset split by batch: train on ``train`` cells, evaluate on held-out ones."""
+
+    name: str
+    rna: ad.AnnData
+    other: ad.AnnData
+    modality: str
+    annotation: pd.DataFrame | None
+    train_batches: list[str]
+    layer: str | None = None
+
+    @property
+    def is_train(self) -> np.ndarray:
+        return self.rna.obs["batch"].astype(str).isin(self.train_batches).to_numpy()
+
+
+def simulated_task(batch_effect: str, n_cells: int = 3000, seed: int = 0) -> Task:
+    sim = minnet.datasets.simulate_multiome(n_cells=n_cells, n_batches=3, seed=seed,
+                                            batch_effect=batch_effect)
+    return Task(f"sim_{batch_effect}", sim.rna, sim.atac, "atac", sim.annotation,
+                ["batch0", "batch1"])
+
+
+def simulated_cite_task(batch_effect: str, n_cells: int = 3000, seed: int = 0) -> Task:
+    sim = minnet.datasets.simulate_citeseq(n_cells=n_cells, n_batches=3, seed=seed,
+                                           batch_effect=batch_effect)
+    return Task(f"simcite_{batch_effect}", sim.rna, sim.adt, "adt", None, ["batch0", "batch1"])
+
+
+def starter_tasks() -> list[Task]:
+    tasks = []
+    mo = SHARED / "bmmc_multiome_starter"
+    if mo.is_dir():
+        ann = pd.read_csv(SHARED / "annotation" / "hg38_tss.tsv", sep="\t")
+        rna, atac = ad.read_h5ad(mo / "rna.h5ad"), ad.read_h5ad(mo / "atac.h5ad")
+        tasks.append(Task("bmmc_multiome", rna, atac, "atac", ann, ["s1d1"], layer="counts"))
+    cite = SHARED / "bmmc_cite_starter"
+    if cite.is_dir():
+        rna, adt = ad.read_h5ad(cite / "rna.h5ad"), ad.read_h5ad(cite / "adt.h5ad")
+        tasks.append(Task("bmmc_cite", rna, adt, "adt", None, ["s1d1"], layer="counts"))
+    return tasks
+
+
+def pca_baseline(rna: ad.AnnData, other: ad.AnnData, modality: str, annotation, layer=None,
+                 n_comps: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """PCA on the features shared by both modalities (gene activity for ATAC), jointly."""
+    from sklearn.decomposition import PCA
+
+    from minnet._inputs import modality_matrix
+    from minnet.pp import scale
+
+    x, xn = modality_matrix(rna, "rna", layer, False, None, None, "rna")
+    y, yn = modality_matrix(other, modality, layer, False, annotation,
+                            {"upstream": 2000, "gene_body": True}, modality)
+    shared = pd.Index(xn).intersection(pd.Index(yn))
+    if len(shared) < 2:
+        raise ValueError(f"only {len(shared)} shared features")
+    xs = scale(x[:, pd.Index(xn).get_indexer(shared)])
+    ys = scale(y[:, pd.Index(yn).get_indexer(shared)])
+    k = int(min(n_comps, len(shared) - 1, xs.shape[0] + ys.shape[0] - 1))
+    z = PCA(n_components=k, random_state=0).fit_transform(np.concatenate([xs, ys]))
+    return z[: xs.shape[0]], z[xs.shape[0]:]
+
+
+def run_minnet(task: Task, seed: int = 0, **kw) -> tuple[dict, float, float]:
+    """Train on the task's training batches and evaluate on the held-out cells."""
+    t0 = time.perf_counter()
+    tr = task.is_train
+    model = minnet.train(task.rna[tr], task.other[tr], modality=task.modality,
+                         label_key="cell_type", batch_key="batch", layer=task.layer,
+                         other_layer=task.layer, annotation=task.annotation, seed=seed,
+                         progress=False, **kw)
+    rq = minnet.tl.embed(model, task.rna[~tr], "rna", layer=task.layer)
+    oq = minnet.tl.embed(model, task.other[~tr], task.modality, layer=task.layer)
+    res = evaluate_pair(rq, oq)
+    return res, time.perf_counter() - t0, peak_rss_mb()
+
+
+def run_baseline(task: Task) -> dict:
+    tr = task.is_train
+    rq, oq = task.rna[~tr].copy(), task.other[~tr].copy()
+    zx, zy = pca_baseline(rq, oq, task.modality, task.annotation, task.layer)
+    rq.obsm["X_minnet"], oq.obsm["X_minnet"] = zx, zy
+    return evaluate_pair(rq, oq)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,151 @@
+"""Command line: ``minnet demo | train | embed | transfer``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ._utils import MinNetInputError
+
+MODEL_SUFFIX = ".safetensors"
+
+
+def _read(path: str):
+    import anndata as ad
+
+    if not Path(path).is_file():
+        raise MinNetInputError(f"input file {path!r} does not exist.")
+    return ad.read_h5ad(path)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    results = run_demo(out=args.out, n_cells=args.n_cells, epochs=args.epochs, seed=args.seed,
+                       progress=not args.quiet)
+    width = max(len(k) for k in results["metrics"])
+    print("MinNet demo: simulated multiome, trained on", ", ".join(results["train_batches"]),
+          "- evaluated on held-out", ", ".join(results["test_batches"]), "(unpaired RNA / ATAC)")
+    for key, val in results["metrics"].items():
+        print(f"  {key:<{width}}  {val:.3f}")
+    print(f"Wrote {', '.join(str(p) for p in results['files'])}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    model = train(
+        _read(args.rna), _read(args.other), modality=args.modality, label_key=args.label_key,
+        batch_key=args.batch_key, layer=args.layer, other_layer=args.other_layer,
+        annotation=args.annotation, epochs=args.epochs, seed=args.seed, device=args.device,
+        normalized=args.normalized, progress=not args.quiet,
+    )
+    model.save(args.out)
+    print(model)
+    print(f"Wrote {args.out}")
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from .model import load
+    from .tl import embed
+
+    model = load(args.model)
+    adata = embed(model, _read(args.input), args.modality, key_added=args.key_added,
+                  layer=args.layer, normalized=args.normalized, batch_key=args.batch_key)
+    adata.write_h5ad(args.out)
+    print(f"Wrote {args.out} with obsm[{args.key_added!r}] ({adata.n_obs} cells)")
+    return 0
+
+
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    from .tl import transfer_labels
+
+    out = transfer_labels(_read(args.reference), _read(args.query), args.label_key,
+                          use_rep=args.use_rep, n_neighbors=args.n_neighbors,
+                          min_confidence=args.min_confidence)
+    out.write_h5ad(args.out)
+    acc = out.obs[f"{args.label_key}_confidence"].mean()
+    print(f"Wrote {args.out}: obs[{args.label_key + '_pred'!r}], mean confidence {acc:.3f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``minnet`` argument parser."""
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="minnet", description="MinNet single-cell multi-omics "
+                                "integration (RNA + ATAC / ADT).")
+    p.add_argument("--version", action="version", version=f"minnet {__version__}")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="simulate → train → embed held-out batches → evaluate",
+                       description="Simulate paired multiome data, train on some batches, embed "
+                       "held-out batches as unpaired RNA and ATAC, transfer labels, print "
+                       "metrics and write the model, embeddings and a UMAP PNG.")
+    d.add_argument("--out", default="minnet-demo", help="output folder (default minnet-demo/)")
+    d.add_argument("--n-cells", type=int, default=3000, help="simulated cells (default 3000)")
+    d.add_argument("--epochs", type=int, default=None, help="training epochs (default: model's)")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=_cmd_demo)
+
+    t = sub.add_parser("train", help="train a model on paired h5ad files",
+                       description="Train MinNet on paired RNA + ATAC/ADT h5ad files (same cells).")
+    t.add_argument("--rna", required=True, help="paired RNA h5ad (raw counts)")
+    t.add_argument("--other", required=True, help="paired ATAC (peaks or gene activity) or ADT h5ad")
+    t.add_argument("--modality", choices=["atac", "adt"], required=True)
+    t.add_argument("--label-key", default="cell_type")
+    t.add_argument("--batch-key", default=None)
+    t.add_argument("--layer", default=None, help="RNA layer with raw counts (default .X)")
+    t.add_argument("--other-layer", default=None, help="other modality's counts layer")
+    t.add_argument("--annotation", default=None, help="TSS table (gene_name chrom tss strand)")
+    t.add_argument("--normalized", action="store_true", help="inputs are already normalised")
+    t.add_argument("--epochs", type=int, default=60)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--out", required=True, help=f"model file to write (e.g. model{MODEL_SUFFIX})")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("embed", help="embed an h5ad with a model",
+                       description="Embed (unpaired) cells of one modality with a trained model.")
+    e.add_argument("--model", required=True)
+    e.add_argument("--input", required=True, help="h5ad to embed")
+    e.add_argument("--modality", choices=["rna", "atac", "adt"], required=True)
+    e.add_argument("--layer", default=None)
+    e.add_argument("--normalized", action="store_true")
+    e.add_argument("--batch-key", default=None)
+    e.add_argument("--key-added", default="X_minnet")
+    e.add_argument("--out", required=True, help="h5ad to write")
+    e.set_defaults(func=_cmd_embed)
+
+    r = sub.add_parser("transfer", help="transfer labels between embedded h5ad files",
+                       description="Distance-weighted KNN label transfer in the co-embedding.")
+    r.add_argument("--reference", required=True)
+    r.add_argument("--query", required=True)
+    r.add_argument("--label-key", default="cell_type")
+    r.add_argument("--use-rep", default="X_minnet")
+    r.add_argument("--n-neighbors", type=int, default=30)
+    r.add_argument("--min-confidence", type=float, default=None)
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=_cmd_transfer)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``minnet`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (MinNetInputError, FileNotFoundError, ValueError) as err:
+        print(f"minnet {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

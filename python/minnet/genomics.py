@@ -1,0 +1,547 @@
+"""Genomic coordinate helpers: peak names, gene annotations and peak-gene proximity.
+
+Conventions
+-----------
+* All coordinates are **1-based and closed**: a peak named ``chr1-100-200`` covers the bases
+  100, 101, ..., 200, and a TSS value is the 1-based position of the first transcribed base.
+* A peak *overlaps* a window ``[a, b]`` when ``peak.start <= b`` and ``peak.end >= a``
+  (inclusive at both edges: touching counts).
+* The *midpoint* of a peak is ``(start + end) // 2`` (integer, rounded down).
+* Distances are ``peak midpoint - TSS`` in genomic coordinates (positive = peak at a higher
+  coordinate than the TSS), whatever the gene's strand.
+
+All functions are vectorised: peaks are sorted once and windows are located with
+:func:`numpy.searchsorted`, so no genes x peaks dense matrix is ever built.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from minnet._utils import MinNetInputError, logger
+
+__all__ = [
+    "parse_peak_names",
+    "read_annotation",
+    "harmonize_chromosomes",
+    "peaks_near_genes",
+    "gene_windows",
+    "overlap_windows",
+]
+
+_PEAK_FORMATS = "'chr1-100-200', 'chr1:100-200', 'chr1_100_200' (also '1-100-200')"
+_PEAK_RE = r"^(?P<chrom>.+)[:_-](?P<start>\d+)[_-](?P<end>\d+)$"
+
+# Chromosome codes are packed with positions into one int64 key: code * _BIG + position.
+_POS_BITS = 40
+_BIG = np.int64(1) << _POS_BITS
+
+_REQUIRED_ANNOTATION = ("gene_name", "chrom", "tss", "strand")
+_STRAND_MAP = {
+    "+": "+",
+    "-": "-",
+    "1": "+",
+    "+1": "+",
+    "-1": "-",
+    "1.0": "+",
+    "-1.0": "-",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Peak names
+# --------------------------------------------------------------------------------------------
+def parse_peak_names(names: Sequence[str]) -> pd.DataFrame:
+    """Parse peak names such as ``chr1-100-200`` into a coordinate table.
+
+    Names are parsed from the right: the last two integer fields are ``start`` and ``end`` and
+    everything before them is the chromosome, so contigs containing dashes or underscores
+    (``chrUn_KI270728v1-100-200``) parse correctly.
+
+    Parameters
+    ----------
+    names
+        Peak names. Accepted formats: ``chr1-100-200``, ``chr1:100-200``, ``chr1_100_200`` and
+        the same without a ``chr`` prefix (``1-100-200``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``chrom`` (str), ``start`` (int64), ``end`` (int64), indexed by the original
+        names (1-based closed coordinates).
+
+    Raises
+    ------
+    MinNetInputError
+        If any name does not parse or has ``start > end``; the message lists up to five of the
+        offending names and the accepted formats.
+    """
+    index = pd.Index(names)
+    if len(index) == 0:
+        return pd.DataFrame(
+            {
+                "chrom": pd.Series([], dtype=object),
+                "start": pd.Series([], dtype=np.int64),
+                "end": pd.Series([], dtype=np.int64),
+            },
+            index=index,
+        )
+    as_str = pd.Series(index.astype(str), dtype=object)
+    parts = as_str.str.extract(_PEAK_RE)
+    bad = parts["chrom"].isna().to_numpy()
+    if bad.any():
+        offenders = as_str[bad].tolist()
+        raise MinNetInputError(
+            f"{int(bad.sum())} peak name(s) could not be parsed as genomic coordinates, e.g. "
+            f"{offenders[:5]}. Accepted formats: {_PEAK_FORMATS}. Rename the peaks (var_names) "
+            "to one of these formats."
+        )
+    start = parts["start"].astype(np.int64).to_numpy()
+    end = parts["end"].astype(np.int64).to_numpy()
+    inverted = start > end
+    if inverted.any():
+        offenders = as_str[inverted].tolist()
+        raise MinNetInputError(
+            f"{int(inverted.sum())} peak name(s) have start > end, e.g. {offenders[:5]}. "
+            f"Expected names like {_PEAK_FORMATS} with start <= end."
+        )
+    if end.max() >= _BIG:
+        raise MinNetInputError(
+            f"peak coordinates up to {int(end.max())} exceed the supported maximum "
+            f"{int(_BIG) - 1}; check the peak names."
+        )
+    return pd.DataFrame(
+        {"chrom": parts["chrom"].to_numpy(dtype=object), "start": start, "end": end},
+        index=index,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Gene annotation
+# --------------------------------------------------------------------------------------------
+def _read_table(path: str | os.PathLike) -> pd.DataFrame:
+    p = Path(path)
+    if not p.exists():
+        raise MinNetInputError(
+            f"annotation file {str(p)!r} does not exist; pass an existing TSV/CSV path or a "
+            "pandas DataFrame."
+        )
+    suffixes = [s.lower() for s in p.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz", ".zip"):
+        suffixes = suffixes[:-1]
+    ext = suffixes[-1] if suffixes else ""
+    if ext == ".csv":
+        return pd.read_csv(p, sep=",")
+    if ext in (".tsv", ".txt", ".tab"):
+        return pd.read_csv(p, sep="\t")
+    return pd.read_csv(p, sep=None, engine="python")
+
+
+def _to_int_column(values: pd.Series, column: str) -> np.ndarray:
+    """Convert a column to int64, requiring integer-valued, non-negative entries."""
+    num = pd.to_numeric(values, errors="coerce")
+    bad = num.isna() & values.notna()
+    if bad.any():
+        raise MinNetInputError(
+            f"annotation column {column!r} has non-numeric values, e.g. "
+            f"{values[bad].astype(str).tolist()[:5]}; it must hold integer positions."
+        )
+    arr = num.to_numpy(dtype=np.float64)
+    if np.any(arr != np.round(arr)):
+        raise MinNetInputError(
+            f"annotation column {column!r} has non-integer values, e.g. "
+            f"{arr[arr != np.round(arr)][:5].tolist()}; it must hold integer 1-based positions."
+        )
+    if np.any(arr < 0):
+        raise MinNetInputError(
+            f"annotation column {column!r} has negative values, e.g. "
+            f"{arr[arr < 0][:5].tolist()}; positions must be >= 0."
+        )
+    return arr.astype(np.int64)
+
+
+def read_annotation(annotation: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
+    """Read and validate a gene annotation (one TSS per gene).
+
+    Parameters
+    ----------
+    annotation
+        A DataFrame or a path to a table (``.tsv``/``.txt`` tab-separated, ``.csv``
+        comma-separated, optionally compressed, e.g. ``.tsv.gz``; other extensions are sniffed).
+        Required columns: ``gene_name``, ``chrom``, ``tss`` (1-based), ``strand`` (``'+'``/
+        ``'-'``, or ``1``/``-1``). Optional: ``end`` (the other end of the gene body; either
+        order relative to ``tss`` is accepted), ``gene_id``, ``biotype``; other columns are
+        kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new validated table with a fresh ``RangeIndex``: ``gene_name`` and ``chrom`` as str,
+        ``tss`` (and ``end`` when present) as int64, ``strand`` in ``{'+', '-'}``. Rows with a
+        missing ``gene_name``, ``chrom`` or ``tss`` are dropped (logged); for duplicated gene
+        names the first row is kept (logged); a missing ``end`` is set to ``tss`` (no gene
+        body). The input is never modified.
+
+    Raises
+    ------
+    MinNetInputError
+        If required columns are missing, strands are invalid, positions are not non-negative
+        integers, or no valid row remains.
+    """
+    if isinstance(annotation, pd.DataFrame):
+        df = annotation.copy()
+    elif isinstance(annotation, str | os.PathLike):
+        df = _read_table(annotation)
+    else:
+        raise MinNetInputError(
+            f"annotation must be a pandas DataFrame or a path to a TSV/CSV file, got "
+            f"{type(annotation).__name__}."
+        )
+    df.columns = [str(c) for c in df.columns]
+    missing = [c for c in _REQUIRED_ANNOTATION if c not in df.columns]
+    if missing:
+        raise MinNetInputError(
+            f"annotation is missing required column(s) {missing}; it has columns "
+            f"{list(df.columns)}. Required: {list(_REQUIRED_ANNOTATION)}; optional: "
+            "['end', 'gene_id', 'biotype']. Rename the columns accordingly."
+        )
+    df = df.reset_index(drop=True)
+
+    incomplete = df["gene_name"].isna() | df["chrom"].isna() | df["tss"].isna()
+    if incomplete.any():
+        logger.warning(
+            "read_annotation: dropping %d row(s) with a missing gene_name, chrom or tss.",
+            int(incomplete.sum()),
+        )
+        df = df.loc[~incomplete].reset_index(drop=True)
+    if len(df) == 0:
+        raise MinNetInputError(
+            "annotation has no usable rows (every row lacks gene_name, chrom or tss)."
+        )
+
+    df["gene_name"] = df["gene_name"].astype(str)
+    df["chrom"] = df["chrom"].astype(str)
+    df["tss"] = _to_int_column(df["tss"], "tss")
+
+    strand_str = df["strand"].astype(str).str.strip()
+    strand = strand_str.map(_STRAND_MAP)
+    bad_strand = strand.isna()
+    if bad_strand.any():
+        bad_vals = pd.unique(strand_str[bad_strand])[:5].tolist()
+        raise MinNetInputError(
+            f"annotation column 'strand' has {int(bad_strand.sum())} invalid value(s), e.g. "
+            f"{bad_vals}; use '+'/'-' (or 1/-1)."
+        )
+    df["strand"] = strand.astype(object)
+
+    if "end" in df.columns:
+        no_end = df["end"].isna()
+        if no_end.any():
+            logger.warning(
+                "read_annotation: %d gene(s) have no 'end'; their gene body is ignored.",
+                int(no_end.sum()),
+            )
+        df["end"] = _to_int_column(df["end"].where(~no_end, df["tss"]), "end")
+
+    dup = df["gene_name"].duplicated(keep="first")
+    if dup.any():
+        logger.warning(
+            "read_annotation: %d duplicated gene_name row(s); keeping the first occurrence "
+            "of each gene.",
+            int(dup.sum()),
+        )
+        df = df.loc[~dup].reset_index(drop=True)
+
+    first = ("gene_name", "chrom", "tss", "strand", "end", "gene_id", "biotype")
+    order = [c for c in first if c in df.columns]
+    rest = [c for c in df.columns if c not in order]
+    return df[order + rest].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Chromosome naming
+# --------------------------------------------------------------------------------------------
+def _canonical_chrom(name: str) -> str:
+    """Naming-independent key: 'chr1'/'1' -> '1', 'chrM'/'chrMT'/'M'/'MT' -> 'MT'."""
+    s = str(name).strip()
+    if s[:3].lower() == "chr":
+        s = s[3:]
+    up = s.upper()
+    if up in ("M", "MT"):
+        return "MT"
+    if up in ("X", "Y"):
+        return up
+    return s
+
+
+def harmonize_chromosomes(
+    query_chroms: Iterable[str], reference_chroms: Iterable[str]
+) -> dict[str, str]:
+    """Map chromosome names of one naming style onto another.
+
+    ``'chr1'`` matches ``'1'``, ``'chrX'`` matches ``'X'`` and ``'chrM'``, ``'chrMT'``, ``'M'``
+    and ``'MT'`` all match one another. Identical names always match each other.
+
+    Parameters
+    ----------
+    query_chroms
+        Chromosome names to translate (duplicates allowed).
+    reference_chroms
+        Chromosome names of the target naming.
+
+    Returns
+    -------
+    dict[str, str]
+        ``{query_name: reference_name}`` for every query name with a counterpart in the
+        reference (identical names map to themselves). Query names without a counterpart are
+        absent. If several reference names match, the first one in reference order wins.
+    """
+    ref = [str(c) for c in pd.unique(pd.Series(list(reference_chroms), dtype=object))]
+    ref_set = set(ref)
+    by_key: dict[str, str] = {}
+    for r in ref:
+        by_key.setdefault(_canonical_chrom(r), r)
+    mapping: dict[str, str] = {}
+    for q in pd.unique(pd.Series(list(query_chroms), dtype=object)):
+        q = str(q)
+        if q in ref_set:
+            mapping[q] = q
+        else:
+            hit = by_key.get(_canonical_chrom(q))
+            if hit is not None:
+                mapping[q] = hit
+    return mapping
+
+
+def _chrom_codes(
+    peak_chroms: np.ndarray, other_chroms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer chromosome codes for peaks and for another table, in the peaks' naming.
+
+    Codes of ``other_chroms`` without a counterpart among the peaks are -1.
+    """
+    peak_cat = pd.Categorical(np.asarray(peak_chroms, dtype=object).astype(str))
+    peak_codes = peak_cat.codes.astype(np.int64)
+    mapping = harmonize_chromosomes(other_chroms, peak_cat.categories)
+    other = pd.Series(np.asarray(other_chroms, dtype=object).astype(str)).map(mapping)
+    other_codes = pd.Categorical(other, categories=peak_cat.categories).codes.astype(np.int64)
+    return peak_codes, other_codes
+
+
+def _seen(chroms: Iterable[str], n: int = 8) -> list[str]:
+    return [str(c) for c in pd.unique(pd.Series(list(chroms), dtype=object))[:n]]
+
+
+def _naming_hint(peak_chroms: Iterable[str], gene_chroms: Iterable[str]) -> str:
+    return (
+        f"Chromosome names seen: peaks {_seen(peak_chroms)}, annotation {_seen(gene_chroms)}. "
+        "Check that both use the same genome assembly and chromosome naming ('chr1' and '1' "
+        "are reconciled automatically)."
+    )
+
+
+def _check_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MinNetInputError(
+            f"{what} is missing column(s) {missing}; it has columns {list(df.columns)}."
+        )
+
+
+def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``[lo[i], hi[i])`` return (owner i, position) for every covered position."""
+    counts = np.maximum(hi - lo, 0)
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(lo), dtype=np.int64), counts)
+    if total == 0:
+        return owner, np.zeros(0, dtype=np.int64)
+    first = np.cumsum(counts) - counts
+    pos = np.arange(total, dtype=np.int64) - np.repeat(first, counts) + np.repeat(lo, counts)
+    return owner, pos
+
+
+def _as_nonneg_int(value: object, name: str) -> int:
+    """Validate a non-negative integer parameter (bp distances, cell counts)."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        ok = True
+    if not ok or int(value) < 0:
+        raise MinNetInputError(f"{name} must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
+def _keys(codes: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    pos = np.clip(np.asarray(pos, dtype=np.int64), 0, _BIG - 1)
+    return codes.astype(np.int64) * _BIG + pos
+
+
+# --------------------------------------------------------------------------------------------
+# Peak-gene proximity
+# --------------------------------------------------------------------------------------------
+def peaks_near_genes(peaks: pd.DataFrame, annotation: pd.DataFrame, distance: int) -> pd.DataFrame:
+    """Find, for each gene, the peaks whose midpoint lies within ``distance`` bp of its TSS.
+
+    A pair is reported when ``abs((start + end) // 2 - tss) <= distance``, so a peak whose
+    midpoint is exactly ``distance`` bp away is included and one at ``distance + 1`` is not.
+
+    Parameters
+    ----------
+    peaks
+        Peak table with columns ``chrom``, ``start``, ``end`` (as returned by
+        :func:`parse_peak_names`); its index holds the peak names.
+    annotation
+        Gene table with columns ``gene_name``, ``chrom``, ``tss`` (e.g. from
+        :func:`read_annotation`). Chromosome naming is reconciled with the peaks via
+        :func:`harmonize_chromosomes`.
+    distance
+        Maximum absolute distance in bp (>= 0) between the peak midpoint and the TSS.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (gene, peak) pair, sorted by ``gene_idx`` then ``peak_idx``, with columns
+        ``gene`` (gene name), ``peak`` (peak name), ``distance`` (peak midpoint - TSS, signed
+        int64, not strand-aware), ``gene_idx`` and ``peak_idx`` (row positions in
+        ``annotation`` and ``peaks``).
+
+    Raises
+    ------
+    MinNetInputError
+        If ``distance`` is negative, a column is missing, or no pair is found at all (the
+        message shows the chromosome names seen on each side).
+    """
+    distance = _as_nonneg_int(distance, "distance")
+    _check_columns(peaks, ("chrom", "start", "end"), "peaks")
+    _check_columns(annotation, ("gene_name", "chrom", "tss"), "annotation")
+    if annotation["tss"].isna().any():
+        raise MinNetInputError(
+            "annotation has missing tss values; validate it with read_annotation() first."
+        )
+
+    p_start = peaks["start"].to_numpy(dtype=np.int64)
+    p_end = peaks["end"].to_numpy(dtype=np.int64)
+    mid = (p_start + p_end) // 2
+    tss = annotation["tss"].to_numpy(dtype=np.int64)
+    p_codes, g_codes = _chrom_codes(
+        peaks["chrom"].to_numpy(dtype=object), annotation["chrom"].to_numpy(dtype=object)
+    )
+
+    mid_keys = _keys(p_codes, mid)
+    order = np.argsort(mid_keys, kind="stable")
+    mid_sorted = mid_keys[order]
+
+    valid = np.flatnonzero(g_codes >= 0)
+    lo = np.searchsorted(mid_sorted, _keys(g_codes[valid], tss[valid] - distance), side="left")
+    hi = np.searchsorted(mid_sorted, _keys(g_codes[valid], tss[valid] + distance), side="right")
+    owner, pos = _expand_ranges(lo, hi)
+    gene_idx = valid[owner]
+    peak_idx = order[pos]
+    if gene_idx.size == 0:
+        raise MinNetInputError(
+            f"no peak midpoint lies within {distance} bp of any gene TSS. "
+            + _naming_hint(peaks["chrom"], annotation["chrom"])
+        )
+    srt = np.lexsort((peak_idx, gene_idx))
+    gene_idx, peak_idx = gene_idx[srt], peak_idx[srt]
+    return pd.DataFrame(
+        {
+            "gene": annotation["gene_name"].to_numpy(dtype=object)[gene_idx],
+            "peak": np.asarray(peaks.index, dtype=object)[peak_idx],
+            "distance": (mid[peak_idx] - tss[gene_idx]).astype(np.int64),
+            "gene_idx": gene_idx.astype(np.int64),
+            "peak_idx": peak_idx.astype(np.int64),
+        }
+    )
+
+
+def gene_windows(
+    annotation: pd.DataFrame, upstream: int = 2000, gene_body: bool = True
+) -> pd.DataFrame:
+    """Per-gene regulatory windows (promoter, optionally plus gene body) for gene activity.
+
+    The promoter is ``[tss - upstream, tss]`` on ``'+'`` and ``[tss, tss + upstream]`` on
+    ``'-'``. With ``gene_body`` and an ``end`` column, the gene body ``[min(tss, end),
+    max(tss, end)]`` is added; both contain the TSS, so their union is one interval.
+
+    Parameters
+    ----------
+    annotation
+        Validated annotation (see :func:`read_annotation`).
+    upstream
+        Promoter length in bp upstream of the TSS (>= 0).
+    gene_body
+        Whether to include the gene body (ignored when there is no ``end`` column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``chrom``, ``start``, ``end`` (1-based closed, ``start`` clipped at 0), one row
+        per annotation row, same index.
+    """
+    tss = annotation["tss"].to_numpy(dtype=np.int64)
+    minus = annotation["strand"].to_numpy(dtype=object) == "-"
+    start = np.where(minus, tss, tss - upstream)
+    end = np.where(minus, tss + upstream, tss)
+    if gene_body and "end" in annotation.columns:
+        other = annotation["end"].to_numpy(dtype=np.int64)
+        start = np.minimum(start, np.minimum(tss, other))
+        end = np.maximum(end, np.maximum(tss, other))
+    return pd.DataFrame(
+        {
+            "chrom": annotation["chrom"].to_numpy(dtype=object),
+            "start": np.maximum(start, 0),
+            "end": end,
+        },
+        index=annotation.index,
+    )
+
+
+def overlap_windows(peaks: pd.DataFrame, windows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """All (window, peak) pairs whose closed intervals overlap (touching counts).
+
+    A peak ``[s, e]`` overlaps a window ``[a, b]`` on the same (reconciled) chromosome when
+    ``s <= b`` and ``e >= a``. Peaks are sorted by start; a running maximum of their ends gives
+    the first candidate per window and :func:`numpy.searchsorted` the last, so the work is
+    proportional to the number of candidate pairs, not windows x peaks.
+
+    Parameters
+    ----------
+    peaks
+        Columns ``chrom``, ``start``, ``end``.
+    windows
+        Columns ``chrom``, ``start``, ``end``; chromosome naming is reconciled with the peaks.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(window_idx, peak_idx)``: int64 row positions of each overlapping pair, sorted by
+        window then peak position.
+    """
+    _check_columns(peaks, ("chrom", "start", "end"), "peaks")
+    _check_columns(windows, ("chrom", "start", "end"), "windows")
+    p_codes, w_codes = _chrom_codes(
+        peaks["chrom"].to_numpy(dtype=object), windows["chrom"].to_numpy(dtype=object)
+    )
+    ps = _keys(p_codes, peaks["start"].to_numpy(dtype=np.int64))
+    pe = _keys(p_codes, peaks["end"].to_numpy(dtype=np.int64))
+    order = np.argsort(ps, kind="stable")
+    ps_s, pe_s = ps[order], pe[order]
+    run_max_end = np.maximum.accumulate(pe_s) if pe_s.size else pe_s
+
+    valid = np.flatnonzero(w_codes >= 0)
+    w_start = _keys(w_codes[valid], windows["start"].to_numpy(dtype=np.int64)[valid])
+    w_end = _keys(w_codes[valid], windows["end"].to_numpy(dtype=np.int64)[valid])
+    # Before `lo` every peak ends before the window starts; from `hi` on every peak starts after.
+    lo = np.searchsorted(run_max_end, w_start, side="left")
+    hi = np.searchsorted(ps_s, w_end, side="right")
+    owner, pos = _expand_ranges(lo, hi)
+    keep = pe_s[pos] >= w_start[owner]
+    window_idx = valid[owner[keep]]
+    peak_idx = order[pos[keep]]
+    srt = np.lexsort((peak_idx, window_idx))
+    return window_idx[srt].astype(np.int64), peak_idx[srt].astype(np.int64)

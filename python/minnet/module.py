@@ -1,0 +1,76 @@
+"""The MinNet network (two encoders, shared classifier and embedding head) and its losses."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class MinNetModule(nn.Module):
+    """Siamese network of the MinNet paper.
+
+    Each modality has its own encoder ``Linear(p_m, h) → Tanh → BatchNorm1d(h)``; a classifier
+    ``Linear(h, k)`` and an embedding head ``Linear(h, d)`` are shared by both modalities.
+
+    Parameters
+    ----------
+    n_features
+        Input features of modality 0 (RNA) and modality 1 (ATAC gene activity or ADT).
+    n_classes
+        Number of cell types.
+    n_hidden
+        Hidden width ``h``.
+    n_latent
+        Co-embedding dimension ``d`` (32 in the paper).
+    """
+
+    def __init__(
+        self, n_features: tuple[int, int], n_classes: int, n_hidden: int = 256, n_latent: int = 32
+    ) -> None:
+        super().__init__()
+        self.encoders = nn.ModuleList(
+            nn.Sequential(nn.Linear(p, n_hidden), nn.Tanh(), nn.BatchNorm1d(n_hidden))
+            for p in n_features
+        )
+        self.classifier = nn.Linear(n_hidden, n_classes)
+        self.head = nn.Linear(n_hidden, n_latent)
+
+    def hidden(self, x: torch.Tensor, modality: int) -> torch.Tensor:
+        """Hidden representation of a batch of one modality (0 = RNA, 1 = other)."""
+        return self.encoders[modality](x)
+
+    def forward(self, x: torch.Tensor, modality: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(embedding, class logits)`` of a batch of one modality."""
+        h = self.hidden(x, modality)
+        return self.head(h), self.classifier(h)
+
+
+def contrastive_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    negative: torch.Tensor,
+    margin: torch.Tensor,
+    eps: float = 1e-3,
+) -> torch.Tensor:
+    """Flexible-margin contrastive loss, averaged over pairs.
+
+    ``L = (1 − u)·D² + u·max(0, m − D)²`` with ``D`` the Euclidean distance of the embeddings,
+    ``u = 1`` for negative pairs. As in the authors' code, ``D = sqrt(‖z1 − z2‖² + eps)`` inside
+    the hinge so the gradient stays finite when two embeddings coincide.
+
+    Parameters
+    ----------
+    z1, z2
+        Embeddings of the two members of each pair (pairs × d).
+    negative
+        1 for negative pairs, 0 for positive pairs (float tensor).
+    margin
+        Margin of every pair (ignored for positives).
+    eps
+        Added inside the square root.
+    """
+    sq = ((z1 - z2) ** 2).sum(dim=1)
+    d = torch.sqrt(sq + eps)
+    loss = (1.0 - negative) * sq + negative * F.relu(margin - d) ** 2
+    return loss.mean()

@@ -1,0 +1,108 @@
+"""Per-modality normalisation of count matrices (RNA / gene activity: log-normalise; ADT: CLR)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from anndata import AnnData
+
+from .._utils import MinNetInputError, check_finite_nonnegative, get_matrix, to_csr_float32
+
+MODALITIES = ("rna", "atac", "adt")
+
+
+def check_modality(modality: str) -> str:
+    """Validate a modality name and return it lower-cased."""
+    mod = str(modality).lower()
+    if mod not in MODALITIES:
+        raise MinNetInputError(
+            f"unknown modality {modality!r}; use one of {MODALITIES} "
+            "('atac' means gene activity or ATAC peaks, 'adt' means CITE-seq proteins)."
+        )
+    return mod
+
+
+def log_normalize(counts: sp.spmatrix | np.ndarray, target_sum: float = 1e4) -> sp.csr_matrix:
+    """Scale every cell to ``target_sum`` total counts and take ``log1p``.
+
+    Parameters
+    ----------
+    counts
+        Cells × features raw counts.
+    target_sum
+        Total per cell after scaling (10,000 as in Seurat's ``LogNormalize``).
+
+    Returns
+    -------
+    A new float32 CSR matrix; cells with no counts stay all-zero.
+    """
+    x = to_csr_float32(counts)
+    totals = np.asarray(x.sum(axis=1)).ravel()
+    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
+    x = sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ x)
+    np.log1p(x.data, out=x.data)
+    return x
+
+
+def clr_normalize(counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
+    """Centred log-ratio per cell, as Seurat's ``NormalizeData(method = "CLR", margin = 2)``.
+
+    ``log1p(x / g)`` with ``g = exp(sum(log1p(x)) / n_features)``; zeros stay zero, so the
+    result stays sparse.
+    """
+    x = to_csr_float32(counts)
+    n_features = max(x.shape[1], 1)
+    logsum = np.asarray(x.copy().log1p().sum(axis=1)).ravel()
+    geo = np.exp(logsum / n_features).astype(np.float32)
+    x = sp.csr_matrix(sp.diags(1.0 / geo) @ x)
+    np.log1p(x.data, out=x.data)
+    return x
+
+
+def _is_integer_valued(x) -> bool:
+    data = x.data if sp.issparse(x) else np.asarray(x)
+    if data.size == 0:
+        return True
+    sample = data.ravel()[: 1_000_000]
+    return bool(np.all(np.equal(np.mod(sample, 1), 0)))
+
+
+def normalized_matrix(
+    adata: AnnData,
+    modality: str,
+    layer: str | None = None,
+    normalized: bool = False,
+    what: str = "data",
+) -> sp.csr_matrix:
+    """Return the normalised cells × features matrix MinNet works on, as new float32 CSR.
+
+    Parameters
+    ----------
+    adata
+        Input object (not modified).
+    modality
+        ``"rna"`` and ``"atac"`` (gene activity) are log-normalised; ``"adt"`` is CLR-normalised.
+    layer
+        Layer with the raw counts; ``None`` uses ``.X``.
+    normalized
+        ``True`` when the matrix is already normalised (log-normalised / CLR): it is used as is.
+    what
+        Name of the object used in error messages.
+    """
+    mod = check_modality(modality)
+    x = get_matrix(adata, layer)
+    src = f"{what} ({'.X' if layer is None else f'layers[{layer!r}]'})"
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise MinNetInputError(f"{what} is empty ({x.shape[0]} cells × {x.shape[1]} features).")
+    if normalized:
+        x = to_csr_float32(x)
+        check_finite_nonnegative(x, src, allow_negative=True)
+        return x
+    check_finite_nonnegative(x, src)
+    if not _is_integer_valued(x):
+        raise MinNetInputError(
+            f"{src} holds non-integer values, so it does not look like raw counts. Pass the raw "
+            "counts (e.g. layer='counts'), or set normalized=True if it is already "
+            "log-normalised (RNA / gene activity) or CLR-normalised (ADT)."
+        )
+    return clr_normalize(x) if mod == "adt" else log_normalize(x)

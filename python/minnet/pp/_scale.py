@@ -1,0 +1,84 @@
+"""Per-dataset (or per-batch) standardisation to zero mean / unit variance, clipped at ±max_value.
+
+The statistics are computed from the sparse matrix and applied lazily to row blocks, so that
+scaling never densifies the whole cells × features matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass
+class Standardizer:
+    """Per-group feature means and standard deviations of a cells × features matrix.
+
+    Attributes
+    ----------
+    group_index
+        Group (dataset or batch) of every row, 0..n_groups-1.
+    mean, std
+        ``n_groups × n_features`` float32; a feature with zero variance gets std 1.
+    max_value
+        Scaled values are clipped to ``[-max_value, max_value]``.
+    """
+
+    group_index: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    max_value: float = 10.0
+
+    @classmethod
+    def fit(
+        cls, x: sp.csr_matrix, groups: np.ndarray | None = None, max_value: float = 10.0
+    ) -> Standardizer:
+        """Compute per-group statistics of ``x`` (rows = cells)."""
+        n = x.shape[0]
+        if groups is None:
+            codes = np.zeros(n, dtype=np.int64)
+        else:
+            _, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        n_groups = int(codes.max()) + 1 if n else 1
+        means = np.zeros((n_groups, x.shape[1]), dtype=np.float64)
+        stds = np.ones((n_groups, x.shape[1]), dtype=np.float64)
+        for g in range(n_groups):
+            rows = x[codes == g]
+            m = rows.shape[0]
+            mean = np.asarray(rows.mean(axis=0)).ravel()
+            sq = np.asarray(rows.multiply(rows).mean(axis=0)).ravel()
+            var = np.maximum(sq - mean**2, 0.0) * (m / max(m - 1, 1))
+            std = np.sqrt(var)
+            std[std == 0] = 1.0
+            means[g], stds[g] = mean, std
+        return cls(codes, means.astype(np.float32), stds.astype(np.float32), float(max_value))
+
+    def transform_rows(self, x: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+        """Return the scaled, clipped dense block ``x[rows]`` (float32)."""
+        block = x[rows]
+        dense = block.toarray() if sp.issparse(block) else np.asarray(block, dtype=np.float32)
+        g = self.group_index[rows]
+        out = (dense - self.mean[g]) / self.std[g]
+        np.clip(out, -self.max_value, self.max_value, out=out)
+        return out.astype(np.float32, copy=False)
+
+
+def scale(
+    x: sp.spmatrix | np.ndarray, groups: np.ndarray | None = None, max_value: float = 10.0
+) -> np.ndarray:
+    """Standardise each feature within each group and clip at ``max_value``; returns dense float32.
+
+    Parameters
+    ----------
+    x
+        Cells × features (normalised) matrix.
+    groups
+        Optional per-cell group (batch) labels: each group is scaled on its own statistics.
+    max_value
+        Clipping bound (10, as Seurat's ``ScaleData`` and the MinNet paper).
+    """
+    x = sp.csr_matrix(x, dtype=np.float32)
+    st = Standardizer.fit(x, groups, max_value)
+    return st.transform_rows(x, np.arange(x.shape[0]))

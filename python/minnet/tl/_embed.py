@@ -1,0 +1,45 @@
+"""``tl.embed``: write a model's co-embedding into ``obsm``."""
+
+from __future__ import annotations
+
+from anndata import AnnData
+
+from ..model import MinNetModel
+
+
+def embed(
+    model: MinNetModel,
+    adata: AnnData,
+    modality: str,
+    key_added: str = "X_minnet",
+    layer: str | None = None,
+    normalized: bool = False,
+    batch_key: str | None = None,
+    copy: bool = True,
+) -> AnnData | None:
+    """Embed cells of one modality and store the co-embedding in ``obsm[key_added]``.
+
+    Parameters
+    ----------
+    model
+        A trained :class:`minnet.MinNetModel`.
+    adata
+        Cells to embed; raw counts in ``.X`` or ``layer``.
+    modality
+        ``"rna"``, ``"atac"`` or ``"adt"``.
+    key_added
+        ``obsm`` key of the result.
+    layer, normalized, batch_key
+        As in :meth:`minnet.MinNetModel.embed`.
+    copy
+        Return a new AnnData (default) instead of writing into ``adata``.
+
+    Returns
+    -------
+    The annotated copy when ``copy=True``, else ``None`` (``adata`` is updated).
+    """
+    z = model.embed(adata, modality, layer=layer, normalized=normalized, batch_key=batch_key)
+    out = adata.copy() if copy else adata
+    out.obsm[key_added] = z
+    out.uns.setdefault("minnet", {})[key_added] = {"modality": modality}
+    return out if copy else None

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install everything MinNet needs on a fresh Debian machine; quick no-op when already done.
+#   1. R 4.2 + Seurat + reticulate + testthat + rmarkdown from Debian (apt), when missing
+#   2. a virtual environment (.venv): torch==2.13.0 (CPU) first, then the rest in one pip command
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+R_DEBS="r-base-core r-base-dev r-cran-seurat r-cran-seuratobject r-cran-reticulate r-cran-testthat
+r-cran-rmarkdown r-cran-knitr pandoc r-bioc-singlecellexperiment r-bioc-genomicranges
+r-cran-roxygen2"
+
+stamp="$VENV/.minnet-installed"
+want=$(cat pyproject.toml scripts/install.sh | sha1sum | cut -c1-40)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ "${MINNET_REINSTALL:-0}" != 1 ]; then
+  exit 0
+fi
+
+missing=""
+for p in $R_DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  echo "[install] Debian packages missing:$missing"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  if [ -z "$SUDO" ] || command -v sudo >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+  else
+    echo "[install] not root and no sudo: install them by hand for the R package" >&2
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[install] creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+PIP="$VENV/bin/python -m pip"
+FIND=""
+[ -d /opt/wheels ] && FIND="--find-links /opt/wheels"
+# torch first: an unpinned torch would pull a multi-GB CUDA build.
+if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(not torch.__version__.startswith('2.13.0'))" 2>/dev/null; then
+  echo "[install] torch==2.13.0 (CPU)"
+  $PIP install -q $FIND "torch==2.13.0"
+fi
+EXTRAS="test"
+command -v R >/dev/null 2>&1 && EXTRAS="test,r"
+echo "[install] minnet[$EXTRAS] and dependencies"
+$PIP install -q $FIND -e ".[$EXTRAS]"
+echo "$want" > "$stamp"
+echo "[install] done: $("$VENV/bin/python" -c 'import minnet; print("minnet", minnet.__version__)')"

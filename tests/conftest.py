@@ -1,0 +1,47 @@
+"""Shared fixtures: a small simulated multiome split by batch, and a quickly trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minnet
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """Path under ../shared/data, skipping the test cleanly when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data {path} not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sim():
+    """1,200 simulated multiome cells in 3 batches (batch2 is the held-out one)."""
+    return minnet.datasets.simulate_multiome(n_cells=1200, n_cell_types=6, n_batches=3,
+                                             n_genes=600, seed=7)
+
+
+@pytest.fixture(scope="session")
+def sim_split(sim):
+    train = sim.rna.obs["batch"].isin(["batch0", "batch1"]).to_numpy()
+    return train
+
+
+@pytest.fixture(scope="session")
+def small_model(sim, sim_split):
+    """A model trained for a few epochs on batches 0 and 1 (shared by many tests: do not mutate)."""
+    tr = sim_split
+    return minnet.train(sim.rna[tr], sim.atac[tr], modality="atac", label_key="cell_type",
+                        batch_key="batch", annotation=sim.annotation, epochs=6, seed=0,
+                        progress=False)
+
+
+@pytest.fixture()
+def rng():
+    return np.random.default_rng(0)

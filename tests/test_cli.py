@@ -1,0 +1,65 @@
+"""The ``minnet`` command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import anndata as ad
+import pytest
+
+from minnet.cli import main
+
+
+@pytest.mark.parametrize("cmd", [[], ["demo"], ["train"], ["embed"], ["transfer"]])
+def test_help(cmd, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*cmd, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: minnet" in out
+
+
+def test_console_script_installed():
+    res = subprocess.run([sys.executable, "-m", "minnet.cli", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert res.stdout.startswith("minnet ")
+
+
+def test_train_embed_transfer_files(sim, sim_split, tmp_path, capsys):
+    tr = sim_split
+    sim.rna[tr].copy().write_h5ad(tmp_path / "rna.h5ad")
+    act = __import__("minnet").pp.gene_activity(sim.atac, sim.annotation)
+    act[tr].copy().write_h5ad(tmp_path / "act.h5ad")
+    act[~tr].copy().write_h5ad(tmp_path / "act_q.h5ad")
+    sim.rna[~tr].copy().write_h5ad(tmp_path / "rna_q.h5ad")
+    model = tmp_path / "m.safetensors"
+    assert main(["-q", "train", "--rna", str(tmp_path / "rna.h5ad"), "--other",
+                 str(tmp_path / "act.h5ad"), "--modality", "atac", "--batch-key", "batch",
+                 "--epochs", "2", "--out", str(model)]) == 0
+    assert model.exists()
+    for name, mod in (("rna_q", "rna"), ("act_q", "atac")):
+        assert main(["-q", "embed", "--model", str(model), "--input",
+                     str(tmp_path / f"{name}.h5ad"), "--modality", mod, "--out",
+                     str(tmp_path / f"{name}_emb.h5ad")]) == 0
+    assert main(["-q", "transfer", "--reference", str(tmp_path / "rna_q_emb.h5ad"), "--query",
+                 str(tmp_path / "act_q_emb.h5ad"), "--out", str(tmp_path / "lab.h5ad")]) == 0
+    lab = ad.read_h5ad(tmp_path / "lab.h5ad")
+    assert "cell_type_pred" in lab.obs and lab.obsm["X_minnet"].shape[1] == 32
+
+
+def test_cli_reports_errors(tmp_path, capsys):
+    code = main(["embed", "--model", str(tmp_path / "none.safetensors"), "--input", "x.h5ad",
+                 "--modality", "rna", "--out", "y.h5ad"])
+    assert code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_demo_writes_outputs(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["-q", "demo", "--out", str(out), "--n-cells", "600", "--epochs", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "FOSCTTM" in text and "label transfer accuracy" in text and "silhouette" in text
+    for name in ("model.safetensors", "umap.png", "rna_heldout_embedded.h5ad",
+                 "atac_heldout_embedded.h5ad"):
+        assert (out / name).stat().st_size > 0

@@ -1,0 +1,222 @@
+"""Training API, embedding, the model file, and the input checks of train/embed."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import minnet
+from minnet import MinNetInputError, ModelFileError
+
+
+def _quick(rna, other, **kw):
+    kw = {"modality": "atac", "label_key": "cell_type", "epochs": 2, "progress": False,
+          "n_hidden": 32, **kw}
+    return minnet.train(rna, other, **kw)
+
+
+@pytest.fixture(scope="module")
+def small(sim):
+    """300 cells, gene-activity ATAC: fast to train."""
+    rna = sim.rna[:300].copy()
+    act = minnet.pp.gene_activity(sim.atac[:300], sim.annotation)
+    return rna, act
+
+
+def test_embed_shapes_and_model_summary(small_model, sim, sim_split):
+    q = sim.rna[~sim_split]
+    z = small_model.embed(q, "rna")
+    assert z.shape == (q.n_obs, 32) and z.dtype == np.float32
+    za = small_model.embed(sim.atac[~sim_split], "atac")  # peaks → gene activity via the model
+    assert za.shape == (q.n_obs, 32)
+    assert np.isfinite(z).all() and np.isfinite(za).all()
+    s = small_model.summary
+    assert 1 <= s["best_epoch"] <= s["epochs_run"] <= 6
+    assert s["n_val"] == pytest.approx(0.2 * s["n_cells"], abs=6)
+    assert len(small_model.history) == s["epochs_run"]
+    assert small_model.modalities == ("rna", "atac")
+    assert "MinNetModel(rna + atac" in repr(small_model)
+
+
+def test_tl_embed_copy_semantics(small_model, sim, sim_split):
+    q = sim.rna[~sim_split].copy()
+    out = minnet.tl.embed(small_model, q, "rna", key_added="X_test")
+    assert "X_test" in out.obsm and "X_test" not in q.obsm  # caller's object untouched
+    assert minnet.tl.embed(small_model, q, "rna", copy=False) is None
+    assert "X_minnet" in q.obsm
+    np.testing.assert_allclose(q.obsm["X_minnet"], out.obsm["X_test"])
+
+
+def test_save_load_roundtrip_identical(small_model, sim, sim_split, tmp_path):
+    path = tmp_path / "model.safetensors"
+    small_model.save(path)
+    loaded = minnet.load(path)
+    q = sim.rna[~sim_split]
+    np.testing.assert_array_equal(small_model.embed(q, "rna"), loaded.embed(q, "rna"))
+    qa = sim.atac[~sim_split]
+    np.testing.assert_array_equal(small_model.embed(qa, "atac"), loaded.embed(qa, "atac"))
+    assert loaded.features == small_model.features
+    assert loaded.labels == small_model.labels
+    assert loaded.summary["best_epoch"] == small_model.summary["best_epoch"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temp file left
+
+
+def test_atomic_save_keeps_old_file_on_failure(small_model, tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    small_model.save(path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt  # as if interrupted mid-write
+
+    import safetensors.torch
+
+    monkeypatch.setattr(safetensors.torch, "save_file", boom)
+    with pytest.raises(KeyboardInterrupt):
+        small_model.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_model_file_errors(small_model, tmp_path):
+    path = tmp_path / "m.safetensors"
+    small_model.save(path)
+    raw = path.read_bytes()
+    (tmp_path / "trunc.safetensors").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ModelFileError, match="not a readable MinNet model file"):
+        minnet.load(tmp_path / "trunc.safetensors")
+    with pytest.raises(FileNotFoundError):
+        minnet.load(tmp_path / "absent.safetensors")
+    # a different format version in the JSON header
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = raw[8 : 8 + n].decode()
+    edited = header.replace('\\"format_version\\": 1', '\\"format_version\\": 99')
+    assert edited != header
+    (tmp_path / "v99.safetensors").write_bytes(
+        struct.pack("<Q", len(edited)) + edited.encode() + raw[8 + n :]
+    )
+    with pytest.raises(ModelFileError, match="format version 99"):
+        minnet.load(tmp_path / "v99.safetensors")
+    # a pickle is not a model file, and nothing in it runs
+    import pickle
+
+    (tmp_path / "evil.safetensors").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(ModelFileError):
+        minnet.load(tmp_path / "evil.safetensors")
+
+
+def test_seed_determinism(small):
+    rna, act = small
+    a = _quick(rna, act, seed=3).embed(rna, "rna")
+    b = _quick(rna, act, seed=3).embed(rna, "rna")
+    c = _quick(rna, act, seed=4).embed(rna, "rna")
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_reordered_pairs_are_aligned(small):
+    rna, act = small
+    perm = np.random.default_rng(0).permutation(act.n_obs)
+    a = _quick(rna, act, seed=1).embed(rna, "rna")
+    b = _quick(rna, act[perm].copy(), seed=1).embed(rna, "rna")
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_training_input_errors(small):
+    rna, act = small
+    with pytest.raises(MinNetInputError, match="same cells"):
+        _quick(rna, act[:-5])
+    other = act.copy()
+    other.obs_names = [f"x{i}" for i in range(other.n_obs)]
+    with pytest.raises(MinNetInputError, match="only in rna"):
+        _quick(rna, other)
+    with pytest.raises(MinNetInputError, match="'celltype' is not in rna.obs"):
+        _quick(rna, act, label_key="celltype")
+    bad = rna.copy()
+    bad.obs["cell_type"] = bad.obs["cell_type"].astype(object)
+    bad.obs.iloc[0, bad.obs.columns.get_loc("cell_type")] = np.nan
+    with pytest.raises(MinNetInputError, match="missing values"):
+        _quick(bad, act)
+    one = rna.copy()
+    one.obs["cell_type"] = "T"
+    with pytest.raises(MinNetInputError, match="single class"):
+        _quick(one, act)
+    nan = rna.copy()
+    nan.X = nan.X.toarray()
+    nan.X[0, 0] = np.nan
+    with pytest.raises(MinNetInputError, match="NaN"):
+        _quick(nan, act)
+    with pytest.raises(MinNetInputError, match="modality"):
+        _quick(rna, act, modality="rna")
+    with pytest.raises(MinNetInputError, match="AnnData"):
+        _quick(rna.X, act)
+    dup = rna.copy()
+    dup.obs_names = ["c"] * dup.n_obs
+    with pytest.raises(MinNetInputError, match="duplicated cell names"):
+        _quick(dup, act)
+
+
+def test_training_inputs_not_modified(small):
+    rna, act = small
+    r0, a0 = rna.copy(), act.copy()
+    _quick(rna, act)
+    np.testing.assert_array_equal(rna.X.toarray(), r0.X.toarray())
+    np.testing.assert_array_equal(act.X.toarray(), a0.X.toarray())
+    pd.testing.assert_frame_equal(rna.obs, r0.obs)
+    assert list(rna.obsm) == list(r0.obsm) and list(rna.uns) == list(r0.uns)
+
+
+def test_embed_errors(small_model, sim, sim_split):
+    q = sim.rna[~sim_split]
+    with pytest.raises(MinNetInputError, match="cannot embed modality 'adt'"):
+        small_model.embed(q, "adt")
+    renamed = q.copy()
+    renamed.var_names = [f"ENSG{i}" for i in range(q.n_vars)]
+    with pytest.raises(MinNetInputError, match="shares only 0"):
+        small_model.embed(renamed, "rna")
+    with pytest.raises(MinNetInputError, match="empty"):
+        small_model.embed(q[:0], "rna")
+
+
+def test_embed_partial_features_warns(small_model, sim, sim_split, caplog):
+    q = sim.rna[~sim_split]
+    keep = q.var_names[: int(q.n_vars * 0.8)]
+    z = small_model.embed(q[:, keep], "rna")
+    assert z.shape == (q.n_obs, 32)
+    assert "they are set to 0" in caplog.text
+
+
+def test_predict_labels(small_model, sim, sim_split):
+    q = sim.rna[~sim_split]
+    pred = small_model.predict_labels(q, "rna")
+    assert list(pred.index) == list(q.obs_names)
+    assert ((pred["probability"] > 0) & (pred["probability"] <= 1)).all()
+    assert (pred["label"].astype(str) == q.obs["cell_type"].astype(str)).mean() > 0.5
+
+
+def test_adt_training_and_dense_input():
+    sim = minnet.datasets.simulate_citeseq(n_cells=300, n_batches=2, seed=1)
+    adt = sim.adt.copy()
+    adt.X = np.asarray(adt.X.todense()) if hasattr(adt.X, "todense") else adt.X
+    model = minnet.train(sim.rna, adt, modality="adt", batch_key="batch", epochs=2,
+                         progress=False, n_hidden=32)
+    assert model.modalities == ("rna", "adt")
+    assert model.features["adt"] == list(sim.adt.var_names)
+    z = model.embed(sim.adt, "adt")
+    assert z.shape == (300, 32)
+
+
+def test_backed_and_view_inputs(small_model, sim, sim_split, tmp_path):
+    q = sim.rna[~sim_split]  # a view
+    path = tmp_path / "q.h5ad"
+    q.copy().write_h5ad(path)
+    backed = ad.read_h5ad(path, backed="r")
+    np.testing.assert_allclose(small_model.embed(backed, "rna"), small_model.embed(q, "rna"),
+                               atol=1e-6)
+    backed.file.close()
+    assert os.path.exists(path)

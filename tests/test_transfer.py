@@ -1,0 +1,77 @@
+"""Distance-weighted KNN label transfer."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from minnet import MinNetInputError
+from minnet.tl import transfer_labels
+from minnet.tl._transfer import knn_vote
+
+
+def _obj(z, labels=None):
+    a = ad.AnnData(X=np.zeros((len(z), 1), dtype=np.float32))
+    a.obsm["X_minnet"] = np.asarray(z, dtype=np.float32)
+    if labels is not None:
+        a.obs["cell_type"] = pd.Categorical(labels)
+    return a
+
+
+def test_knn_vote_weights_and_confidence():
+    ref = np.array([[0.0], [0.1], [10.0]])
+    lab = np.array(["A", "A", "B"])
+    pred, conf = knn_vote(ref, lab, np.array([[0.05], [9.9]]), n_neighbors=3)
+    assert list(pred) == ["A", "B"]
+    assert conf[0] > 0.8 and conf[1] > 0.5
+    # one neighbour: full confidence
+    _, conf1 = knn_vote(ref, lab, np.array([[0.05]]), n_neighbors=1)
+    assert conf1[0] == pytest.approx(1.0)
+
+
+def test_transfer_on_blobs_and_copy():
+    rng = np.random.default_rng(0)
+    centers = np.array([[0, 0], [8, 0], [0, 8]])
+    lab = np.repeat(["a", "b", "c"], 50)
+    ref = _obj(centers[np.repeat([0, 1, 2], 50)] + rng.normal(size=(150, 2)), lab)
+    qlab = np.repeat(["a", "b", "c"], 20)
+    qry = _obj(centers[np.repeat([0, 1, 2], 20)] + rng.normal(size=(60, 2)))
+    out = transfer_labels(ref, qry, "cell_type", n_neighbors=10)
+    assert "cell_type_pred" not in qry.obs  # query not modified by default
+    assert (out.obs["cell_type_pred"].astype(str).to_numpy() == qlab).mean() > 0.95
+    conf = out.obs["cell_type_confidence"]
+    assert ((conf > 0) & (conf <= 1)).all()
+    assert transfer_labels(ref, qry, "cell_type", copy=False, key_added="ct") is None
+    assert "ct_pred" in qry.obs and "ct_confidence" in qry.obs
+
+
+def test_permuting_query_permutes_result():
+    rng = np.random.default_rng(1)
+    ref = _obj(rng.normal(size=(80, 3)), rng.choice(["x", "y"], 80))
+    q = rng.normal(size=(30, 3))
+    perm = rng.permutation(30)
+    a = transfer_labels(ref, _obj(q), "cell_type").obs
+    b = transfer_labels(ref, _obj(q[perm]), "cell_type").obs
+    np.testing.assert_array_equal(a["cell_type_pred"].astype(str).to_numpy()[perm],
+                                  b["cell_type_pred"].astype(str).to_numpy())
+
+
+def test_unassigned_below_confidence():
+    rng = np.random.default_rng(2)
+    ref = _obj(rng.normal(size=(100, 2)), rng.choice(["x", "y"], 100))  # labels are noise
+    out = transfer_labels(ref, _obj(rng.normal(size=(50, 2))), "cell_type", min_confidence=0.9)
+    pred = out.obs["cell_type_pred"].astype(str)
+    conf = out.obs["cell_type_confidence"]
+    assert (pred[conf < 0.9] == "unassigned").all() and (pred == "unassigned").any()
+
+
+def test_transfer_errors():
+    ref = _obj(np.zeros((5, 2)), list("aabbb"))
+    with pytest.raises(MinNetInputError, match="Embed it first"):
+        transfer_labels(ref, ad.AnnData(X=np.zeros((3, 1))), "cell_type")
+    with pytest.raises(MinNetInputError, match="'label' is not in reference.obs"):
+        transfer_labels(ref, _obj(np.zeros((3, 2))), "label")
+    with pytest.raises(MinNetInputError, match="width"):
+        transfer_labels(ref, _obj(np.zeros((3, 4))), "cell_type")
