@@ -69,6 +69,10 @@ def pca_baseline(rna: ad.AnnData, other: ad.AnnData, modality: str, annotation, 
     from minnet._inputs import modality_matrix
     from minnet.pp import scale
 
+    if modality == "adt" and "gene" in other.var.columns:  # proteins named after their genes
+        other = other.copy()
+        other.var_names = other.var["gene"].astype(str).to_numpy()
+        other.var_names_make_unique()
     x, xn = modality_matrix(rna, "rna", layer, False, None, None, "rna")
     y, yn = modality_matrix(other, modality, layer, False, annotation,
                             {"upstream": 2000, "gene_body": True}, modality)

@@ -38,8 +38,11 @@ def main() -> None:
     tasks += [t for t in starter_tasks() if t.name in wanted]
     rows = []
     for task in tasks:
-        base = run_baseline(task)
-        rows.append({"task": task.name, "method": "PCA baseline", **base})
+        try:
+            base = run_baseline(task)
+            rows.append({"task": task.name, "method": "PCA baseline", **base})
+        except ValueError as err:  # e.g. no shared features
+            logging.warning("%s: baseline failed: %s", task.name, err)
         for seed in map(int, args.seeds.split(",")):
             res, secs, mem = run_minnet(task, seed=seed, **kw)
             rows.append({"task": task.name, "method": f"MinNet seed {seed}", **res,

@@ -69,7 +69,7 @@ def test_unassigned_below_confidence():
 
 def test_transfer_errors():
     ref = _obj(np.zeros((5, 2)), list("aabbb"))
-    with pytest.raises(MinNetInputError, match="Embed it first"):
+    with pytest.raises(MinNetInputError, match="minnet.tl.embed"):
         transfer_labels(ref, ad.AnnData(X=np.zeros((3, 1))), "cell_type")
     with pytest.raises(MinNetInputError, match="'label' is not in reference.obs"):
         transfer_labels(ref, _obj(np.zeros((3, 2))), "label")

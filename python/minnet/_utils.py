@@ -72,3 +72,33 @@ def check_finite_nonnegative(x, what: str, allow_negative: bool = False) -> None
             f"{what} contains negative values but raw counts were expected; pass raw counts "
             "(or a counts layer via layer=), or set normalized=True for already-normalised data."
         )
+
+
+def get_rep(adata: AnnData, use_rep: str, what: str) -> np.ndarray:
+    """Validated float64 ``adata.obsm[use_rep]`` (2-D, finite), with errors that name the fix."""
+    if not isinstance(adata, AnnData):
+        raise MinNetInputError(f"{what} must be an AnnData object, got {type(adata).__name__}.")
+    if use_rep not in adata.obsm:
+        raise MinNetInputError(
+            f"{what}.obsm has no {use_rep!r} (available: {list(adata.obsm)}); compute the "
+            "co-embedding first with minnet.tl.embed(model, adata, modality), or pass the right "
+            "use_rep."
+        )
+    x = in_memory(adata.obsm[use_rep])
+    x = x.toarray() if sp.issparse(x) else np.asarray(x)
+    if x.ndim != 2:
+        raise MinNetInputError(
+            f"{what}.obsm[{use_rep!r}] must be a 2-D (cells x dimensions) array, got shape "
+            f"{x.shape}."
+        )
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise MinNetInputError(f"{what}.obsm[{use_rep!r}] must hold numbers, got dtype {x.dtype}.")
+    x = x.astype(np.float64, copy=False)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        n_cells = int(bad.any(axis=1).sum())
+        raise MinNetInputError(
+            f"{what}.obsm[{use_rep!r}] contains NaN or infinite values in {n_cells} cell(s); "
+            "remove those cells or re-embed them with minnet.tl.embed()."
+        )
+    return x

@@ -82,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"minnet {__version__}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
     sub = p.add_subparsers(dest="command", required=True)
+    # -q also works after the command (``minnet demo -q``)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars or info logs")
 
-    d = sub.add_parser("demo", help="simulate → train → embed held-out batches → evaluate",
+    d = sub.add_parser("demo", parents=[common], help="simulate → train → embed held-out batches → evaluate",
                        description="Simulate paired multiome data, train on some batches, embed "
                        "held-out batches as unpaired RNA and ATAC, transfer labels, print "
                        "metrics and write the model, embeddings and a UMAP PNG.")
@@ -93,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_cmd_demo)
 
-    t = sub.add_parser("train", help="train a model on paired h5ad files",
+    t = sub.add_parser("train", parents=[common], help="train a model on paired h5ad files",
                        description="Train MinNet on paired RNA + ATAC/ADT h5ad files (same cells).")
     t.add_argument("--rna", required=True, help="paired RNA h5ad (raw counts)")
     t.add_argument("--other", required=True, help="paired ATAC (peaks or gene activity) or ADT h5ad")
@@ -110,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help=f"model file to write (e.g. model{MODEL_SUFFIX})")
     t.set_defaults(func=_cmd_train)
 
-    e = sub.add_parser("embed", help="embed an h5ad with a model",
+    e = sub.add_parser("embed", parents=[common], help="embed an h5ad with a model",
                        description="Embed (unpaired) cells of one modality with a trained model.")
     e.add_argument("--model", required=True)
     e.add_argument("--input", required=True, help="h5ad to embed")
@@ -122,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="h5ad to write")
     e.set_defaults(func=_cmd_embed)
 
-    r = sub.add_parser("transfer", help="transfer labels between embedded h5ad files",
+    r = sub.add_parser("transfer", parents=[common], help="transfer labels between embedded h5ad files",
                        description="Distance-weighted KNN label transfer in the co-embedding.")
     r.add_argument("--reference", required=True)
     r.add_argument("--query", required=True)

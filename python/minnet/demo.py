@@ -63,10 +63,7 @@ def run_demo(
     rna_q.write_h5ad(out / "rna_heldout_embedded.h5ad")
     atac_q.write_h5ad(out / "atac_heldout_embedded.h5ad")
     png = out / "umap.png"
-    fig = pl.embedding({"RNA": rna_q, "ATAC": atac_q}, color=["modality", "cell_type"], save=png)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    pl.embedding({"RNA": rna_q, "ATAC": atac_q}, color=["modality", "cell_type"], save=png)
     return {
         "metrics": results, "train_batches": train_b, "test_batches": test_b,
         "files": [model_path, out / "rna_heldout_embedded.h5ad",

@@ -55,7 +55,8 @@ def embedding(
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib
+    import matplotlib.pyplot as plt  # colormaps only; the figure itself bypasses pyplot
+    from matplotlib.figure import Figure
 
     if not isinstance(adatas, Mapping):
         adatas = [adatas] if isinstance(adatas, AnnData) else list(adatas)
@@ -74,11 +75,10 @@ def embedding(
             raise MinNetInputError(f"colour {c!r} is not an obs column of every object.")
     xy = _umap(np.concatenate(reps), n_neighbors, seed)
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     size = point_size or max(1.0, 60000 / max(len(obs), 1) ** 1.2)
-    fig, axes = plt.subplots(1, len(color), figsize=(5.2 * len(color), 4.6), squeeze=False)
+    # A bare Figure (not registered with pyplot) leaves the user's backend and figure list alone.
+    fig = Figure(figsize=(5.2 * len(color), 4.6))
+    axes = fig.subplots(1, len(color), squeeze=False)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(obs))  # draw in random order so no group hides the others
     for ax, c in zip(axes[0], color, strict=True):

@@ -7,21 +7,7 @@ import pandas as pd
 from anndata import AnnData
 from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError
-
-
-def _rep(adata: AnnData, use_rep: str, what: str) -> np.ndarray:
-    if not isinstance(adata, AnnData):
-        raise MinNetInputError(f"{what} must be an AnnData object, got {type(adata).__name__}.")
-    if use_rep not in adata.obsm:
-        raise MinNetInputError(
-            f"{what}.obsm has no {use_rep!r}; available: {list(adata.obsm)}. Embed it first with "
-            "minnet.tl.embed()."
-        )
-    x = np.asarray(adata.obsm[use_rep], dtype=np.float32)
-    if not np.all(np.isfinite(x)):
-        raise MinNetInputError(f"{what}.obsm[{use_rep!r}] contains NaN or infinite values.")
-    return x
+from .._utils import MinNetInputError, get_rep
 
 
 def knn_vote(
@@ -91,8 +77,8 @@ def transfer_labels(
     -------
     The annotated copy when ``copy=True``, else ``None``.
     """
-    ref = _rep(reference, use_rep, "reference")
-    qry = _rep(query, use_rep, "query")
+    ref = get_rep(reference, use_rep, "reference")
+    qry = get_rep(query, use_rep, "query")
     if ref.shape[1] != qry.shape[1]:
         raise MinNetInputError(
             f"reference and query embeddings differ in width ({ref.shape[1]} vs {qry.shape[1]})."

@@ -1,0 +1,251 @@
+"""``tl.cluster``: Leiden clustering of the joint co-embedding of several objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+from sklearn.neighbors import NearestNeighbors
+
+from .._utils import MinNetInputError, get_rep, logger
+from ._match import _check_int, _check_widths
+
+_N_BISECT = 64
+_SMOOTH_TOL = 1e-5
+_MIN_K_DIST_SCALE = 1e-3
+
+
+def _fuzzy_connectivities(dist: np.ndarray, idx: np.ndarray) -> sp.csr_matrix:
+    """UMAP fuzzy-simplicial-set weights of a kNN graph, as in ``scanpy.pp.neighbors``.
+
+    ``dist``/``idx`` are ``(n, k)`` neighbour distances/indices *including* each cell itself
+    (distance 0) in column 0. Re-implemented in NumPy (vectorised over cells) to avoid
+    umap-learn's numba compilation; follows ``umap.umap_.smooth_knn_dist`` with
+    ``local_connectivity=1`` and ``set_op_mix_ratio=1`` (fuzzy union).
+    """
+    n, k = dist.shape
+    target = np.log2(k)
+    others = dist[:, 1:]
+    # rho: distance to the nearest neighbour at a non-zero distance
+    pos = np.where(others > 0, others, np.inf)
+    rho = pos.min(axis=1)
+    rho[~np.isfinite(rho)] = 0.0
+    d = others - rho[:, None]
+
+    lo = np.zeros(n)
+    hi = np.full(n, np.inf)
+    mid = np.ones(n)
+    active = np.ones(n, dtype=bool)
+    for _ in range(_N_BISECT):
+        if not active.any():
+            break
+        m = mid[active, None]
+        dd = d[active]
+        psum = np.where(dd > 0, np.exp(-np.maximum(dd, 0) / m), 1.0).sum(axis=1)
+        done = np.abs(psum - target) < _SMOOTH_TOL
+        too_big = psum > target
+        a_idx = np.flatnonzero(active)
+        upd = a_idx[~done]
+        big = too_big[~done]
+        hi[upd[big]] = mid[upd[big]]
+        lo[upd[~big]] = mid[upd[~big]]
+        finite_hi = np.isfinite(hi[upd])
+        mid[upd] = np.where(finite_hi, (lo[upd] + hi[upd]) / 2.0, mid[upd] * 2.0)
+        active[a_idx[done]] = False
+    sigma = mid
+    mean_all = dist.mean()
+    mean_row = dist.mean(axis=1)
+    floor = np.where(rho > 0, _MIN_K_DIST_SCALE * mean_row, _MIN_K_DIST_SCALE * mean_all)
+    sigma = np.maximum(sigma, floor)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(
+            (d <= 0) | (sigma[:, None] == 0), 1.0, np.exp(-d / sigma[:, None])
+        )
+    self_loop = idx[:, 1:] == np.arange(n)[:, None]
+    w[self_loop] = 0.0
+    rows = np.repeat(np.arange(n), k - 1)
+    g = sp.csr_matrix((w.ravel(), (rows, idx[:, 1:].ravel())), shape=(n, n))
+    g.eliminate_zeros()
+    gt = g.T.tocsr()
+    return (g + gt - g.multiply(gt)).tocsr()
+
+
+def _leiden(conn: sp.csr_matrix, resolution: float, seed: int) -> np.ndarray:
+    """Seeded Leiden on a weighted graph (igraph's implementation, modularity objective).
+
+    Same algorithm as ``scanpy.tl.leiden(flavor="igraph", n_iterations=2, directed=False)``;
+    much faster than ``leidenalg`` on large graphs. igraph's global random generator is
+    seeded for the call and restored afterwards.
+    """
+    import random
+
+    import igraph as ig
+
+    upper = sp.triu(conn, k=1).tocoo()
+    graph = ig.Graph(
+        n=conn.shape[0], edges=np.column_stack([upper.row, upper.col]).tolist(), directed=False
+    )
+    graph.es["weight"] = upper.data.astype(float).tolist()
+    ig.set_random_number_generator(random.Random(int(seed)))
+    try:
+        part = graph.community_leiden(
+            objective_function="modularity",
+            weights="weight",
+            resolution=float(resolution),
+            beta=0.01,
+            n_iterations=2,
+        )
+    finally:
+        ig.set_random_number_generator(random)
+    return np.asarray(part.membership, dtype=np.int64)
+
+
+def _relabel_by_size(membership: np.ndarray) -> np.ndarray:
+    """Renumber clusters 0, 1, ... by decreasing size (ties: first appearance)."""
+    ids, first, counts = np.unique(membership, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))
+    new = np.empty(ids.size, dtype=np.int64)
+    new[order] = np.arange(ids.size)
+    return new[np.searchsorted(ids, membership)]
+
+
+def cluster(
+    adatas: Mapping[str, AnnData] | Sequence[AnnData],
+    use_rep: str = "X_minnet",
+    resolution: float = 1.0,
+    key_added: str = "minnet_leiden",
+    n_neighbors: int = 15,
+    seed: int = 0,
+    copy: bool = True,
+) -> dict[str, AnnData] | list[AnnData] | None:
+    """Leiden clusters on the joint co-embedding of several objects (e.g. RNA and ATAC cells).
+
+    The cells of all objects are pooled, a kNN graph is built on ``obsm[use_rep]`` (exact
+    Euclidean search with :class:`sklearn.neighbors.NearestNeighbors`, sparse, ``O(cells x
+    n_neighbors)`` memory) and weighted with UMAP fuzzy connectivities as in
+    :func:`scanpy.pp.neighbors`, then partitioned with seeded Leiden (igraph, modularity
+    objective, 2 iterations), as ``scanpy.tl.leiden(flavor="igraph", n_iterations=2,
+    directed=False)``. Clusters are named ``"0"``, ``"1"``, … by decreasing size, so one
+    cluster has the same name in every object.
+
+    Parameters
+    ----------
+    adatas
+        A list (or tuple) of AnnData objects, or a dict ``{name: AnnData}``, each with
+        ``obsm[use_rep]`` of the same width.
+    use_rep
+        ``obsm`` key of the co-embedding.
+    resolution
+        Leiden resolution (> 0); higher gives more clusters.
+    key_added
+        ``obs`` column of the result; an existing column is overwritten.
+    n_neighbors
+        Neighbours per cell in the kNN graph, counting the cell itself as in scanpy (>= 2;
+        capped at the total number of cells).
+    seed
+        Seed of the Leiden optimisation (same input and seed give the same clusters).
+    copy
+        Return annotated copies (default) instead of writing into ``adatas``.
+
+    Returns
+    -------
+    dict, list or None
+        With ``copy=True``, new objects in a container of the input's type (a dict with the
+        same keys, or a list/tuple), each with a categorical ``obs[key_added]`` whose
+        categories are the same in all objects (including clusters absent from one object),
+        and ``uns[key_added] = {"params": {...}}``. With ``copy=False`` the inputs are annotated
+        in place and ``None`` is returned.
+
+    Raises
+    ------
+    MinNetInputError
+        If ``adatas`` is empty or holds non-AnnData items, an object lacks ``obsm[use_rep]``
+        (run :func:`minnet.tl.embed` first), embeddings differ in width or hold NaN/infinite
+        values, fewer than 3 cells are given in total, or a parameter is invalid.
+    """
+    if isinstance(adatas, AnnData):
+        raise MinNetInputError(
+            "adatas must be a list or dict of AnnData objects, got a single AnnData; pass "
+            "[adata] (or {'name': adata})."
+        )
+    if isinstance(adatas, Mapping):
+        names = [str(k) for k in adatas]
+        objs = list(adatas.values())
+    elif isinstance(adatas, Sequence) and not isinstance(adatas, str):
+        objs = list(adatas)
+        names = [str(i) for i in range(len(objs))]
+    else:
+        raise MinNetInputError(
+            f"adatas must be a list or dict of AnnData objects, got {type(adatas).__name__}."
+        )
+    if not objs:
+        raise MinNetInputError("adatas is empty; pass at least one AnnData object.")
+    k = _check_int(n_neighbors, "n_neighbors", 2)
+    _check_int(seed, "seed", 0)
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, Real)
+        or not np.isfinite(resolution)
+        or resolution <= 0
+    ):
+        raise MinNetInputError(f"resolution must be a positive number, got {resolution!r}.")
+    if not isinstance(key_added, str) or not key_added:
+        raise MinNetInputError(f"key_added must be a non-empty string, got {key_added!r}.")
+
+    reps = {f"adatas[{n!r}]": get_rep(a, use_rep, f"adatas[{n!r}]") for n, a in zip(
+        names, objs, strict=True)}
+    _check_widths(reps, use_rep)
+    x = np.concatenate(list(reps.values()), axis=0)
+    n = x.shape[0]
+    if n < 3:
+        raise MinNetInputError(
+            f"only {n} cell(s) in total; clustering needs at least 3 cells."
+        )
+    k_eff = min(k, n)
+    if k_eff < k:
+        logger.warning("cluster: n_neighbors=%d exceeds the %d cells; using %d.", k, n, k_eff)
+
+    nbr_dist, nbr_idx = NearestNeighbors(n_neighbors=k_eff - 1).fit(x).kneighbors()
+    dist = np.column_stack([np.zeros(n), nbr_dist])
+    idx = np.column_stack([np.arange(n), nbr_idx])
+    conn = _fuzzy_connectivities(dist, idx)
+    labels = _relabel_by_size(_leiden(conn, resolution, seed))
+    cats = [str(c) for c in range(int(labels.max()) + 1)]
+    logger.info(
+        "cluster: %d clusters over %d cells in %d object(s) (resolution %g).",
+        len(cats),
+        n,
+        len(objs),
+        resolution,
+    )
+
+    params = {
+        "use_rep": use_rep,
+        "resolution": float(resolution),
+        "n_neighbors": int(k_eff),
+        "seed": int(seed),
+        "n_objects": len(objs),
+    }
+    outs = [a.copy() for a in objs] if copy else objs
+    start = 0
+    for a in outs:
+        stop = start + a.n_obs
+        if key_added in a.obs.columns:
+            logger.info("cluster: overwriting existing obs[%r].", key_added)
+        a.obs[key_added] = pd.Categorical(
+            np.asarray(cats, dtype=object)[labels[start:stop]], categories=cats
+        )
+        a.uns[key_added] = {"params": dict(params)}
+        start = stop
+    if not copy:
+        return None
+    if isinstance(adatas, Mapping):
+        return dict(zip(adatas.keys(), outs, strict=True))
+    if isinstance(adatas, tuple):
+        return tuple(outs)
+    return outs
