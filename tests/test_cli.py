@@ -6,12 +6,13 @@ import subprocess
 import sys
 
 import anndata as ad
+import pandas as pd
 import pytest
 
 from minnet.cli import main
 
 
-@pytest.mark.parametrize("cmd", [[], ["demo"], ["train"], ["embed"], ["transfer"]])
+@pytest.mark.parametrize("cmd", [[], ["demo"], ["train"], ["embed"], ["transfer"], ["links"]])
 def test_help(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
         main([*cmd, "--help"])
@@ -46,6 +47,19 @@ def test_train_embed_transfer_files(sim, sim_split, tmp_path, capsys):
                  str(tmp_path / "act_q_emb.h5ad"), "--out", str(tmp_path / "lab.h5ad")]) == 0
     lab = ad.read_h5ad(tmp_path / "lab.h5ad")
     assert "cell_type_pred" in lab.obs and lab.obsm["X_minnet"].shape[1] == 32
+    # links from the query's RNA and ATAC peaks, embedding both with the model first
+    atac_q = sim.atac[~tr].copy()
+    del atac_q.obs["cell_type"]  # labels come from the RNA by transfer
+    atac_q.write_h5ad(tmp_path / "atac_q.h5ad")
+    sim.annotation.to_csv(tmp_path / "tss.tsv", sep="\t", index=False)
+    tsv = tmp_path / "links.tsv"
+    assert main(["-q", "links", "--rna", str(tmp_path / "rna_q.h5ad"), "--atac",
+                 str(tmp_path / "atac_q.h5ad"), "--annotation", str(tmp_path / "tss.tsv"),
+                 "--model", str(model), "--n-bulks", "20", "--out", str(tsv)]) == 0
+    links = pd.read_csv(tsv, sep="\t")
+    assert list(links.columns[:7]) == ["gene", "peak", "distance", "score", "zscore", "pvalue",
+                                       "qvalue"]
+    assert len(links) > 100 and links["distance"].abs().max() <= 150_000
 
 
 def test_cli_reports_errors(tmp_path, capsys):
@@ -60,6 +74,8 @@ def test_demo_writes_outputs(tmp_path, capsys):
     assert main(["-q", "demo", "--out", str(out), "--n-cells", "600", "--epochs", "3"]) == 0
     text = capsys.readouterr().out
     assert "FOSCTTM" in text and "label transfer accuracy" in text and "silhouette" in text
+    assert "peak-gene link AUROC" in text
     for name in ("model.safetensors", "umap.png", "rna_heldout_embedded.h5ad",
-                 "atac_heldout_embedded.h5ad"):
+                 "atac_heldout_embedded.h5ad", "transfer_confusion.png", "links.tsv",
+                 "links.png"):
         assert (out / name).stat().st_size > 0

@@ -55,7 +55,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
     model = load(args.model)
     adata = embed(model, _read(args.input), args.modality, key_added=args.key_added,
-                  layer=args.layer, normalized=args.normalized, batch_key=args.batch_key)
+                  layer=args.layer, normalized=args.normalized, batch_key=args.batch_key,
+                  annotation=args.annotation)
     adata.write_h5ad(args.out)
     print(f"Wrote {args.out} with obsm[{args.key_added!r}] ({adata.n_obs} cells)")
     return 0
@@ -70,6 +71,31 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
     out.write_h5ad(args.out)
     acc = out.obs[f"{args.label_key}_confidence"].mean()
     print(f"Wrote {args.out}: obs[{args.label_key + '_pred'!r}], mean confidence {acc:.3f}")
+    return 0
+
+
+def _cmd_links(args: argparse.Namespace) -> int:
+    from .model import load
+    from .tl import embed, peak_gene_links, transfer_labels
+
+    rna, atac = _read(args.rna), _read(args.atac)
+    if args.model is not None:
+        model = load(args.model)
+        rna = embed(model, rna, "rna", key_added=args.use_rep, layer=args.layer)
+        atac = embed(model, atac, "atac", key_added=args.use_rep, layer=args.atac_layer,
+                     annotation=args.annotation)
+    groupby = None if args.groupby in ("", "none") else args.groupby
+    if groupby is not None and groupby not in atac.obs and f"{groupby}_pred" not in atac.obs:
+        atac = transfer_labels(rna, atac, groupby, use_rep=args.use_rep)
+    links = peak_gene_links(
+        rna, atac, args.annotation, use_rep=args.use_rep, groupby=groupby,
+        n_bulks=args.n_bulks, smooth=not args.no_smooth, distance=args.distance,
+        method=args.method, layer=args.layer, atac_layer=args.atac_layer, seed=args.seed,
+        progress=not args.quiet,
+    )
+    links.to_csv(args.out, sep="\t", index=False)
+    n_sig = int((links["qvalue"] < 0.05).sum())
+    print(f"Wrote {args.out}: {len(links)} peak-gene pairs, {n_sig} with qvalue < 0.05")
     return 0
 
 
@@ -123,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--normalized", action="store_true")
     e.add_argument("--batch-key", default=None)
     e.add_argument("--key-added", default="X_minnet")
+    e.add_argument("--annotation", default=None,
+                   help="TSS table, to embed ATAC peaks with a model trained on gene activity")
     e.add_argument("--out", required=True, help="h5ad to write")
     e.set_defaults(func=_cmd_embed)
 
@@ -136,6 +164,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--min-confidence", type=float, default=None)
     r.add_argument("--out", required=True)
     r.set_defaults(func=_cmd_transfer)
+    lk = sub.add_parser("links", parents=[common], help="peak-gene links from RNA + ATAC h5ad",
+                        description="Smooth → mini-bulk → peak-gene links (gene, peak, distance, "
+                        "score, zscore, pvalue, qvalue) from unpaired RNA and ATAC cells in one "
+                        "co-embedding: obsm[--use-rep] in both files, or --model to embed first.")
+    lk.add_argument("--rna", required=True, help="RNA h5ad (raw counts)")
+    lk.add_argument("--atac", required=True, help="ATAC h5ad (raw peak counts, chr-start-end)")
+    lk.add_argument("--annotation", required=True, help="TSS table (gene_name chrom tss strand)")
+    lk.add_argument("--model", default=None, help="model file: embed both files first")
+    lk.add_argument("--use-rep", default="X_minnet")
+    lk.add_argument("--groupby", default="cell_type",
+                    help="mini-bulks stay within these groups (RNA labels are transferred to "
+                    "ATAC when it lacks them); 'none' for no grouping")
+    lk.add_argument("--n-bulks", type=int, default=100)
+    lk.add_argument("--distance", type=int, default=150_000)
+    lk.add_argument("--method", choices=["spearman", "pearson"], default="spearman")
+    lk.add_argument("--no-smooth", action="store_true", help="skip KNN smoothing")
+    lk.add_argument("--layer", default=None, help="RNA counts layer")
+    lk.add_argument("--atac-layer", default=None, help="ATAC counts layer")
+    lk.add_argument("--seed", type=int, default=0)
+    lk.add_argument("--out", required=True, help="TSV to write")
+    lk.set_defaults(func=_cmd_links)
     return p
 
 

@@ -60,13 +60,37 @@ def run_demo(
     rna_q = tl.embed(model, sim.rna[~is_train], "rna")
     atac_q = tl.embed(model, sim.atac[~is_train], "atac")
     results = evaluate_pair(rna_q, atac_q)
+    # Label the ATAC cells as a user would (their own labels are only used for scoring).
+    atac_q = tl.transfer_labels(rna_q, atac_q, "cell_type")
     rna_q.write_h5ad(out / "rna_heldout_embedded.h5ad")
     atac_q.write_h5ad(out / "atac_heldout_embedded.h5ad")
-    png = out / "umap.png"
-    pl.embedding({"RNA": rna_q, "ATAC": atac_q}, color=["modality", "cell_type"], save=png)
+    files = [model_path, out / "rna_heldout_embedded.h5ad", out / "atac_heldout_embedded.h5ad"]
+    files.append(out / "umap.png")
+    pl.embedding({"RNA": rna_q, "ATAC": atac_q}, color=["modality", "cell_type"], save=files[-1])
+    files.append(out / "transfer_confusion.png")
+    pl.transfer_confusion(atac_q, "cell_type", save=files[-1])
+
+    # Peak–gene links from the unpaired held-out cells, scored against the simulator's truth.
+    atac_unlabelled = atac_q.copy()
+    del atac_unlabelled.obs["cell_type"]
+    n_bulks = int(min(100, max(10, atac_q.n_obs // 20)))
+    links = tl.peak_gene_links(rna_q, atac_unlabelled, sim.annotation, n_bulks=n_bulks,
+                               seed=seed, progress=progress)
+    files.append(out / "links.tsv")
+    links.to_csv(files[-1], sep="\t", index=False)
+    truth = set(zip(sim.links["gene"], sim.links["peak"], strict=True))
+    is_true = np.array([(g, p) in truth for g, p in zip(links["gene"], links["peak"], strict=True)])
+    if 0 < is_true.sum() < len(is_true):
+        from sklearn.metrics import roc_auc_score
+
+        results["peak-gene link AUROC"] = roc_auc_score(is_true, links["score"])
+    top = links.sort_values("pvalue").iloc[0]
+    tss = sim.annotation.set_index("gene_name").loc[top["gene"]]
+    region = f"{tss['chrom']}-{max(0, int(tss['tss']) - 160_000)}-{int(tss['tss']) + 160_000}"
+    files.append(out / "links.png")
+    pl.links(links[links["gene"] == top["gene"]], region, annotation=sim.annotation,
+             save=files[-1])
     return {
         "metrics": results, "train_batches": train_b, "test_batches": test_b,
-        "files": [model_path, out / "rna_heldout_embedded.h5ad",
-                  out / "atac_heldout_embedded.h5ad", png],
-        "model": model,
+        "files": files, "model": model,
     }

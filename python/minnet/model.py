@@ -123,13 +123,19 @@ class MinNetModel:
         normalized: bool = False,
         batch_key: str | None = None,
         min_overlap: float = 0.3,
+        annotation: pd.DataFrame | str | None = None,
     ) -> tuple[np.ndarray, Standardizer, Any]:
         """Normalise, align and fit per-dataset scaling of ``adata`` for one encoder."""
         check_anndata(adata, "adata")
         m = self._modality_index(modality)
         mod = self.modalities[m]
+        if annotation is not None:
+            from .genomics import read_annotation
+
+            annotation = read_annotation(annotation)
         x, names = modality_matrix(
-            adata, mod, layer, normalized, self.annotation,
+            adata, mod, layer, normalized,
+            annotation if annotation is not None else self.annotation,
             self.config.get("gene_activity"), what=f"{mod} data",
         )
         x, _ = align_features(x, names, self.features[mod], f"{mod} data", min_overlap)
@@ -159,6 +165,7 @@ class MinNetModel:
         normalized: bool = False,
         batch_key: str | None = None,
         min_overlap: float = 0.3,
+        annotation: pd.DataFrame | str | None = None,
     ) -> np.ndarray:
         """Co-embedding of (unpaired) cells of one modality.
 
@@ -178,12 +185,16 @@ class MinNetModel:
             whole object is scaled as one dataset).
         min_overlap
             Smallest fraction of the model's features that must be present.
+        annotation
+            Gene TSS table to turn ATAC peaks into gene activity; by default the one stored in
+            the model at training (present when the model was trained on peaks).
 
         Returns
         -------
         ``n_cells × n_latent`` float32 array, rows in the order of ``adata``.
         """
-        m, st, x = self.prepare(adata, modality, layer, normalized, batch_key, min_overlap)
+        m, st, x = self.prepare(adata, modality, layer, normalized, batch_key, min_overlap,
+                                annotation)
         return self._forward(m, st, x, modality)[0]
 
     def predict_labels(

@@ -29,7 +29,7 @@ from .pp._scale import Standardizer
 DEFAULTS = {
     "n_hidden": 256,
     "n_latent": 32,
-    "margin": 1.0,
+    "margin": 2.0,
     "contrastive_weight": 1.0,
     "celltype_margin": 3.0,
     "lr": 1e-3,

@@ -15,6 +15,7 @@ def embed(
     layer: str | None = None,
     normalized: bool = False,
     batch_key: str | None = None,
+    annotation=None,
     copy: bool = True,
 ) -> AnnData | None:
     """Embed cells of one modality and store the co-embedding in ``obsm[key_added]``.
@@ -29,7 +30,7 @@ def embed(
         ``"rna"``, ``"atac"`` or ``"adt"``.
     key_added
         ``obsm`` key of the result.
-    layer, normalized, batch_key
+    layer, normalized, batch_key, annotation
         As in :meth:`minnet.MinNetModel.embed`.
     copy
         Return a new AnnData (default) instead of writing into ``adata``.
@@ -38,7 +39,8 @@ def embed(
     -------
     The annotated copy when ``copy=True``, else ``None`` (``adata`` is updated).
     """
-    z = model.embed(adata, modality, layer=layer, normalized=normalized, batch_key=batch_key)
+    z = model.embed(adata, modality, layer=layer, normalized=normalized, batch_key=batch_key,
+                    annotation=annotation)
     out = adata.copy() if copy else adata
     out.obsm[key_added] = z
     out.uns.setdefault("minnet", {})[key_added] = {"modality": modality}

@@ -1,0 +1,562 @@
+"""``tl.link_peaks``: peak-gene links from correlation across mini-bulks, with a matched null.
+
+For every gene and every peak whose midpoint lies within ``distance`` bp of its TSS, the
+correlation of the gene's expression with the peak's accessibility across mini-bulks is
+compared with the correlations of the same gene with background peaks from *other*
+chromosomes that have similar mean accessibility (as Signac's ``LinkPeaks``). Everything is
+vectorised: feature matrices are standardised once, pair scores are row-wise dot products over
+gathered rows (in chunks) and background correlations are computed in batches of
+(gene, accessibility bin) groups, so no genes x peaks matrix is ever formed.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+from scipy.stats import norm, rankdata
+from tqdm.auto import tqdm
+
+from .._utils import MinNetInputError, get_matrix, in_memory, logger
+from ..genomics import parse_peak_names, peaks_near_genes, read_annotation
+
+__all__ = ["link_peaks", "link_peaks_by_group"]
+
+LINK_COLUMNS = ["gene", "peak", "distance", "score", "zscore", "pvalue", "qvalue"]
+METHODS = ("spearman", "pearson")
+
+_MAX_BINS = 50  # accessibility bins of the background (quantiles of mean log-CPM)
+_CHUNK_ELEMENTS = 1 << 23  # floats gathered at once (64 MiB in float64, 32 MiB in float32)
+_CPM = 1e6
+
+
+# --------------------------------------------------------------------------------------------
+# Feature matrices
+# --------------------------------------------------------------------------------------------
+def _bulk_counts(adata: AnnData, layer: str | None, what: str) -> np.ndarray | sp.csc_matrix:
+    """Bulk x feature counts, checked (finite, non-negative); CSC if sparse."""
+    x = in_memory(get_matrix(adata, layer))
+    src = f"{what} ({'.X' if layer is None else f'layers[{layer!r}]'})"
+    data = x.data if sp.issparse(x) else np.asarray(x)
+    if data.size and not np.issubdtype(data.dtype, np.number):
+        raise MinNetInputError(f"{src} must hold numbers, got dtype {data.dtype}.")
+    if data.size and not np.all(np.isfinite(data)):
+        raise MinNetInputError(f"{src} contains NaN or infinite values.")
+    if data.size and data.min() < 0:
+        raise MinNetInputError(
+            f"{src} contains negative values; link_peaks expects summed counts per mini-bulk "
+            "(e.g. from minnet.tl._minibulk.minibulk), which it normalises itself (log CPM)."
+        )
+    return sp.csc_matrix(x, dtype=np.float64) if sp.issparse(x) else np.asarray(x, np.float64)
+
+
+def _standardized(
+    counts: np.ndarray | sp.csc_matrix, method: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Features x bulks matrix with zero-mean, unit-norm rows (so correlation = dot product).
+
+    Counts are normalised per bulk to log CPM, ``log1p(1e6 * count / total)``; Spearman ranks
+    them per feature (average ranks for ties) before centring. Columns are processed in chunks.
+
+    Returns
+    -------
+    ``(z, mean_log_cpm, n_detected, ok)``: ``z`` float64 (features x bulks; rows of features
+    with zero variance are 0), the mean log CPM of every feature, the number of bulks in which
+    it has non-zero counts and whether its variance is non-zero.
+    """
+    n, m = counts.shape
+    totals = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
+    scale = np.divide(_CPM, totals, out=np.zeros_like(totals), where=totals > 0)
+    z = np.empty((m, n), dtype=np.float64)
+    mean = np.empty(m, dtype=np.float64)
+    detected = np.empty(m, dtype=np.int64)
+    ok = np.empty(m, dtype=bool)
+    step = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    for lo in range(0, m, step):
+        hi = min(lo + step, m)
+        block = counts[:, lo:hi]
+        block = block.toarray() if sp.issparse(block) else np.array(block, dtype=np.float64)
+        detected[lo:hi] = (block > 0).sum(axis=0)
+        block *= scale[:, None]
+        np.log1p(block, out=block)
+        mean[lo:hi] = block.mean(axis=0)
+        if method == "spearman":
+            block = rankdata(block, axis=0, method="average")
+        block -= block.mean(axis=0, keepdims=True)
+        norms = np.sqrt((block * block).sum(axis=0))
+        # relative tolerance: constant features give round-off, not variance
+        good = norms > 1e-12 * np.maximum(np.abs(block).max(axis=0, initial=0.0), 1.0)
+        good &= norms > 0
+        ok[lo:hi] = good
+        block[:, ~good] = 0.0
+        block[:, good] /= norms[good]
+        z[lo:hi] = block.T
+    return z, mean, detected, ok
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics helpers
+# --------------------------------------------------------------------------------------------
+def _bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (NaN stays NaN, not counted in the tests)."""
+    q = np.full(p.shape, np.nan)
+    fin = np.flatnonzero(np.isfinite(p))
+    if fin.size == 0:
+        return q
+    pf = p[fin]
+    order = np.argsort(pf, kind="stable")
+    ranked = pf[order] * fin.size / np.arange(1, fin.size + 1)
+    adj = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(fin.size)
+    out[order] = np.minimum(adj, 1.0)
+    q[fin] = out
+    return q
+
+
+def _pair_scores(g: np.ndarray, p: np.ndarray, gi: np.ndarray, pi: np.ndarray) -> np.ndarray:
+    """Row-wise dot products ``g[gi[k]] . p[pi[k]]`` in chunks."""
+    out = np.empty(gi.size, dtype=np.float64)
+    step = max(1, _CHUNK_ELEMENTS // max(g.shape[1], 1))
+    for lo in range(0, gi.size, step):
+        hi = min(lo + step, gi.size)
+        out[lo:hi] = np.einsum("ij,ij->i", g[gi[lo:hi]], p[pi[lo:hi]])
+    return np.clip(out, -1.0, 1.0)
+
+
+class _BackgroundSampler:
+    """Draw background peaks matched on accessibility bin, from other chromosomes.
+
+    The candidate peaks of bin ``b`` for a gene on chromosome ``c`` are the pool peaks in bin
+    ``b`` not on ``c``. Pool peaks are sorted by (bin, chromosome), so these candidates are
+    the bin's block minus one contiguous segment and a uniform draw needs no per-gene lists.
+    Bin ``n_bins`` is a virtual bin holding the whole pool (fallback when a bin has fewer than
+    two candidates for a chromosome).
+    """
+
+    def __init__(self, pool: np.ndarray, pool_bin: np.ndarray, pool_chrom: np.ndarray,
+                 n_bins: int, n_chrom: int):
+        self.n_bins = n_bins
+        bins = np.concatenate([pool_bin, np.full(pool.size, n_bins)])
+        chroms = np.concatenate([pool_chrom, pool_chrom])
+        peaks = np.concatenate([pool, pool])
+        order = np.lexsort((chroms, bins))
+        self.sorted_peaks = peaks[order]
+        self.sorted_chrom = chroms[order]
+        counts = np.zeros((n_bins + 1, n_chrom), dtype=np.int64)
+        np.add.at(counts, (bins, chroms), 1)
+        self.bin_size = counts.sum(axis=1)
+        self.bin_start = np.concatenate([[0], np.cumsum(self.bin_size)[:-1]])
+        self.seg_size = counts
+        self.seg_start = np.cumsum(counts, axis=1) - counts  # relative to the bin start
+
+    def candidates(self, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return self.bin_size[b] - self.seg_size[b, c]
+
+    def sample(self, b: np.ndarray, c: np.ndarray, k: int, rng: np.random.Generator):
+        """``(len(b), k)`` peak indices; row i drawn (with replacement) for bin b[i], chrom c[i]."""
+        m = self.candidates(b, c)
+        r = np.minimum((rng.random((b.size, k)) * m[:, None]).astype(np.int64), m[:, None] - 1)
+        seg0 = self.seg_start[b, c][:, None]
+        r += np.where(r >= seg0, self.seg_size[b, c][:, None], 0)
+        return self.sorted_peaks[self.bin_start[b][:, None] + r]
+
+
+def _sample_background(
+    sampler: _BackgroundSampler, b: np.ndarray, c: np.ndarray, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Background peak indices for (bin, chromosome) rows; a seam for tests and diagnostics."""
+    return sampler.sample(b, c, k, rng)
+
+
+# --------------------------------------------------------------------------------------------
+# link_peaks
+# --------------------------------------------------------------------------------------------
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise MinNetInputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _aligned(rna_bulk: AnnData, atac_bulk: AnnData) -> AnnData:
+    """``atac_bulk`` in the bulk order of ``rna_bulk``; error if the bulks differ."""
+    for what, ad in (("rna_bulk", rna_bulk), ("atac_bulk", atac_bulk)):
+        if not isinstance(ad, AnnData):
+            raise MinNetInputError(f"{what} must be an AnnData object, got {type(ad).__name__}.")
+        if not ad.obs_names.is_unique:
+            raise MinNetInputError(f"{what}.obs_names are not unique.")
+    if rna_bulk.n_obs != atac_bulk.n_obs or not rna_bulk.obs_names.isin(atac_bulk.obs_names).all():
+        only_r = rna_bulk.obs_names.difference(atac_bulk.obs_names)
+        only_a = atac_bulk.obs_names.difference(rna_bulk.obs_names)
+        raise MinNetInputError(
+            "rna_bulk and atac_bulk must hold the same mini-bulks (matched by obs_names): "
+            f"{len(only_r)} only in rna_bulk (e.g. {list(only_r[:3])}), {len(only_a)} only in "
+            f"atac_bulk (e.g. {list(only_a[:3])}). Use the pair returned by minibulk()."
+        )
+    if (rna_bulk.obs_names == atac_bulk.obs_names).all():
+        return atac_bulk
+    return atac_bulk[rna_bulk.obs_names]
+
+
+def _empty_links() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "gene": pd.Series([], dtype=object),
+            "peak": pd.Series([], dtype=object),
+            "distance": pd.Series([], dtype=np.int64),
+            **{c: pd.Series([], dtype=np.float64) for c in LINK_COLUMNS[3:]},
+        }
+    )
+
+
+def link_peaks(
+    rna_bulk: AnnData,
+    atac_bulk: AnnData,
+    annotation: pd.DataFrame | str | os.PathLike,
+    distance: int = 150_000,
+    method: str = "spearman",
+    genes: Sequence[str] | None = None,
+    n_background: int = 200,
+    min_bulks: int = 3,
+    seed: int = 0,
+    layer: str | None = None,
+    atac_layer: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Link peaks to genes by their correlation across mini-bulks (Signac ``LinkPeaks``-like).
+
+    Steps:
+
+    1. **Normalisation**: each bulk's summed counts are scaled to counts per million and
+       log-transformed, ``log1p(1e6 * count / bulk total)``, per modality.
+    2. **Candidate pairs**: every gene with every peak whose midpoint lies within
+       ``distance`` bp of its TSS (:func:`minnet.genomics.peaks_near_genes`; the window is
+       inclusive, ``distance`` = peak midpoint - TSS, not strand-aware).
+    3. **Score**: Pearson correlation of log CPM across bulks (``method="pearson"``) or
+       Spearman correlation (Pearson correlation of the per-feature ranks, average ranks for
+       ties; ``method="spearman"``).
+    4. **Background**: peaks are put into accessibility bins (equal-size quantile bins of mean
+       log CPM over all testable peaks; ``min(50, n_peaks // (2 * n_background))`` bins, at
+       least 1). For each gene and each bin holding one of its candidate peaks,
+       ``n_background`` peaks are drawn uniformly, with replacement, from the bin's peaks on
+       **other chromosomes** than the gene's (seeded ``numpy`` generator). The gene's pairs
+       in that bin share this background. If a bin has fewer than two peaks on other
+       chromosomes, all testable peaks on other chromosomes are used (logged).
+    5. ``zscore = (score - mean(bg)) / sd(bg)`` with ``bg`` the gene's correlations with its
+       background peaks (``sd`` with ``ddof=1``); ``pvalue = Phi(-|zscore|)`` as in Signac
+       (a one-sided normal tail on ``|z|``: strongly *negative* links are significant too;
+       filter on ``score`` for the sign); ``qvalue`` is the Benjamini-Hochberg adjustment
+       over all returned pairs.
+
+    Genes and peaks with non-zero counts in fewer than ``min_bulks`` bulks, or with zero
+    variance across bulks (undefined correlation), are not tested: their pairs are dropped
+    and the number dropped is logged.
+
+    Parameters
+    ----------
+    rna_bulk
+        Bulks x genes summed RNA counts (e.g. from :func:`minnet.tl._minibulk.minibulk`),
+        ``var_names`` = gene names as in ``annotation['gene_name']``.
+    atac_bulk
+        Bulks x peaks summed ATAC counts with the same ``obs_names`` (any order) and peak
+        names such as ``chr1-100-200`` (see :func:`minnet.genomics.parse_peak_names`).
+    annotation
+        Gene annotation (DataFrame or TSV/CSV path) with ``gene_name``, ``chrom``, ``tss``,
+        ``strand`` (see :func:`minnet.genomics.read_annotation`).
+    distance
+        Maximum |peak midpoint - TSS| in bp.
+    method
+        ``"spearman"`` (default) or ``"pearson"``.
+    genes
+        Only link these genes (default: every gene of ``rna_bulk`` found in the annotation).
+    n_background
+        Background peaks per gene and accessibility bin (>= 2).
+    min_bulks
+        Minimum number of bulks with non-zero counts for a gene or peak to be tested (>= 1).
+        At least three bulks are always required.
+    seed
+        Seed of the background sampling.
+    layer, atac_layer
+        Layers with the bulk counts (``None``: ``.X``).
+    progress
+        Show a progress bar over background batches (only when there are several).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tested pair, ordered by gene (annotation order) then peak position, with
+        columns ``gene``, ``peak``, ``distance`` (int64), ``score``, ``zscore``, ``pvalue``,
+        ``qvalue``. ``df.attrs["minnet_link_peaks"]`` records the parameters, the number of
+        accessibility bins and the counts of dropped pairs.
+
+    Raises
+    ------
+    MinNetInputError
+        If the bulks differ between the two objects or are fewer than three, the annotation
+        lacks columns, peak names do not parse, no peak lies within ``distance`` of any gene
+        (the message shows the chromosome names on each side), no gene is left to test, or
+        background peaks on other chromosomes do not exist.
+    """
+    method = str(method).lower()
+    if method not in METHODS:
+        raise MinNetInputError(f"method must be one of {METHODS}, got {method!r}.")
+    n_background = _check_int(n_background, "n_background", 2)
+    min_bulks = _check_int(min_bulks, "min_bulks", 1)
+    seed = _check_int(seed, "seed", 0)
+    atac_bulk = _aligned(rna_bulk, atac_bulk)
+    n = rna_bulk.n_obs
+    if n < 3:
+        raise MinNetInputError(
+            f"link_peaks needs at least 3 bulks to estimate correlations, got {n}. Make more "
+            "mini-bulks (minibulk(n_bulks=...)); 50-200 are typical."
+        )
+    if min_bulks > n:
+        raise MinNetInputError(f"min_bulks={min_bulks} exceeds the number of bulks ({n}).")
+
+    peaks = parse_peak_names(atac_bulk.var_names)
+    ann = read_annotation(annotation)
+    gene_names = pd.Index(rna_bulk.var_names.astype(str))
+    if not gene_names.is_unique:
+        raise MinNetInputError("rna_bulk.var_names (genes) are not unique.")
+    if not pd.Index(atac_bulk.var_names).is_unique:
+        raise MinNetInputError("atac_bulk.var_names (peaks) are not unique.")
+    in_data = ann["gene_name"].isin(gene_names)
+    if genes is not None:
+        wanted = pd.Index([str(g) for g in ([genes] if isinstance(genes, str) else genes)])
+        unknown = wanted.difference(gene_names.intersection(ann["gene_name"]))
+        if len(unknown):
+            logger.warning(
+                "link_peaks: %d requested gene(s) are not in both rna_bulk and the "
+                "annotation, e.g. %s.",
+                len(unknown),
+                list(unknown[:5]),
+            )
+        in_data &= ann["gene_name"].isin(wanted)
+    elif (~gene_names.isin(ann["gene_name"])).any():
+        logger.info(
+            "link_peaks: %d gene(s) of rna_bulk are not in the annotation and are skipped.",
+            int((~gene_names.isin(ann["gene_name"])).sum()),
+        )
+    ann = ann.loc[in_data].reset_index(drop=True)
+    if len(ann) == 0:
+        raise MinNetInputError(
+            "no gene to link: none of the requested genes / rna_bulk.var_names is in "
+            f"annotation['gene_name'] (rna_bulk genes e.g. {list(gene_names[:3])})."
+        )
+    pairs = peaks_near_genes(peaks, ann, distance)
+
+    gz, _, g_det, g_ok = _standardized(_bulk_counts(rna_bulk, layer, "rna_bulk"), method)
+    pz, p_mean, p_det, p_ok = _standardized(_bulk_counts(atac_bulk, atac_layer, "atac_bulk"),
+                                            method)
+    g_test = g_ok & (g_det >= min_bulks)
+    p_test = p_ok & (p_det >= min_bulks)
+
+    gi = gene_names.get_indexer(ann["gene_name"].to_numpy()[pairs["gene_idx"].to_numpy()])
+    pi = pairs["peak_idx"].to_numpy()
+    keep = g_test[gi] & p_test[pi]
+    n_drop = int((~keep).sum())
+    if n_drop:
+        logger.info(
+            "link_peaks: %d of %d candidate pair(s) dropped: their gene or peak has zero "
+            "variance or non-zero counts in fewer than %d bulks.",
+            n_drop,
+            len(pairs),
+            min_bulks,
+        )
+    pairs = pairs.loc[keep].reset_index(drop=True)
+    gi, pi = gi[keep], pi[keep]
+    params = {
+        "distance": int(distance),
+        "method": method,
+        "n_background": n_background,
+        "min_bulks": min_bulks,
+        "seed": seed,
+        "n_bulks": n,
+        "n_pairs_dropped": n_drop,
+    }
+    if len(pairs) == 0:
+        logger.warning("link_peaks: no testable peak-gene pair is left.")
+        out = _empty_links()
+        out.attrs["minnet_link_peaks"] = params
+        return out
+
+    score = _pair_scores(gz, pz, gi, pi)
+
+    # ---- background: accessibility bins over all testable peaks --------------------------
+    pool = np.flatnonzero(p_test)
+    chrom_codes, chrom_names = pd.factorize(peaks["chrom"].to_numpy(dtype=object))
+    n_bins = int(max(1, min(_MAX_BINS, pool.size // (2 * n_background))))
+    rank = np.empty(pool.size, dtype=np.int64)
+    rank[np.argsort(p_mean[pool], kind="stable")] = np.arange(pool.size)
+    pool_bin = rank * n_bins // pool.size
+    peak_bin = np.full(peaks.shape[0], -1, dtype=np.int64)
+    peak_bin[pool] = pool_bin
+    sampler = _BackgroundSampler(pool, pool_bin, chrom_codes[pool], n_bins, len(chrom_names))
+
+    key = gi.astype(np.int64) * (n_bins + 1) + peak_bin[pi]
+    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    grp_gene = gi[first]
+    grp_bin = peak_bin[pi[first]]
+    grp_chrom = chrom_codes[pi[first]]  # candidate peaks lie on the gene's chromosome
+    short = sampler.candidates(grp_bin, grp_chrom) < 2
+    if short.any():
+        if (sampler.candidates(np.array([n_bins]), grp_chrom[short]) < 2).any():
+            raise MinNetInputError(
+                "background peaks must come from other chromosomes than the gene's, but fewer "
+                "than two testable peaks lie on other chromosomes (peaks on "
+                f"{list(chrom_names[:8])}). link_peaks needs peaks on at least two chromosomes."
+            )
+        logger.info(
+            "link_peaks: %d (gene, accessibility bin) group(s) have fewer than 2 background "
+            "candidates on other chromosomes in their bin; sampling from all bins instead.",
+            int(short.sum()),
+        )
+        grp_bin = np.where(short, n_bins, grp_bin)
+
+    rng = np.random.default_rng(seed)
+    g32 = gz.astype(np.float32)
+    p32 = pz.astype(np.float32)
+    bg_mean = np.empty(uniq.size, dtype=np.float64)
+    bg_sd = np.empty(uniq.size, dtype=np.float64)
+    step = max(1, _CHUNK_ELEMENTS // (n_background * n))
+    starts = range(0, uniq.size, step)
+    for lo in tqdm(starts, desc="link_peaks background", disable=not progress or len(starts) < 4):
+        hi = min(lo + step, uniq.size)
+        idx = _sample_background(sampler, grp_bin[lo:hi], grp_chrom[lo:hi], n_background, rng)
+        bg = np.matmul(p32[idx], g32[grp_gene[lo:hi], :, None])[..., 0].astype(np.float64)
+        bg_mean[lo:hi] = bg.mean(axis=1)
+        bg_sd[lo:hi] = bg.std(axis=1, ddof=1)
+
+    sd = bg_sd[inverse]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, (score - bg_mean[inverse]) / sd, np.nan)
+    pvalue = norm.sf(np.abs(z))
+    out = pd.DataFrame(
+        {
+            "gene": pairs["gene"].to_numpy(dtype=object),
+            "peak": pairs["peak"].to_numpy(dtype=object),
+            "distance": pairs["distance"].to_numpy(dtype=np.int64),
+            "score": score,
+            "zscore": z,
+            "pvalue": pvalue,
+            "qvalue": _bh(pvalue),
+        }
+    )
+    params["n_bins"] = n_bins
+    out.attrs["minnet_link_peaks"] = params
+    logger.info(
+        "link_peaks: %d pairs of %d genes tested over %d bulks (%s, %d background peaks, "
+        "%d accessibility bins); %d with qvalue < 0.05.",
+        len(out),
+        int(np.unique(gi).size),
+        n,
+        method,
+        n_background,
+        n_bins,
+        int((out["qvalue"] < 0.05).sum()),
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# link_peaks_by_group
+# --------------------------------------------------------------------------------------------
+def link_peaks_by_group(
+    rna_bulk: AnnData,
+    atac_bulk: AnnData,
+    annotation: pd.DataFrame | str | os.PathLike,
+    groupby: str = "condition",
+    groups: Sequence[str] | None = None,
+    **kwargs,
+) -> pd.DataFrame:
+    """Run :func:`link_peaks` separately in each group of bulks and compare the scores.
+
+    Parameters
+    ----------
+    rna_bulk, atac_bulk, annotation
+        As in :func:`link_peaks`; the bulks of each group are analysed on their own (library
+        normalisation, background and Benjamini-Hochberg adjustment are per group).
+    groupby
+        ``rna_bulk.obs`` column with the group of every bulk (e.g. condition or disease
+        severity; give each bulk the group of its cells, e.g. by running
+        :func:`~minnet.tl._minibulk.minibulk` per condition and concatenating).
+    groups
+        Groups to analyse (default: all, in category / sorted order).
+    **kwargs
+        Passed to :func:`link_peaks` (``distance``, ``method``, ``n_background``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long format: the :func:`link_peaks` columns plus ``group`` (after ``distance``) and
+        ``score_change`` = the pair's score in this group minus the mean of its scores in the
+        *other* analysed groups where it was tested (for two groups A and B: ``score_A -
+        score_B`` in A's rows and the opposite in B's rows; NaN when the pair was tested in
+        no other group). A link present only in group A therefore gets a large positive
+        ``score_change`` in A.
+
+    Notes
+    -----
+    Groups with fewer than 3 bulks cannot be analysed: they are skipped with a warning.
+
+    Raises
+    ------
+    MinNetInputError
+        If ``groupby`` is not in ``rna_bulk.obs``, a requested group does not exist, or fewer
+        than two groups have at least 3 bulks.
+    """
+    atac_bulk = _aligned(rna_bulk, atac_bulk)
+    if groupby not in rna_bulk.obs.columns:
+        raise MinNetInputError(
+            f"groupby column {groupby!r} is not in rna_bulk.obs; available: "
+            f"{list(rna_bulk.obs.columns)[:20]}."
+        )
+    col = rna_bulk.obs[groupby]
+    labels = col.astype(str).to_numpy(dtype=object)
+    labels[col.isna().to_numpy()] = None
+    if groups is None:
+        cats = (
+            [str(c) for c in col.cat.categories]
+            if isinstance(col.dtype, pd.CategoricalDtype)
+            else sorted({x for x in labels if x is not None})
+        )
+    else:
+        cats = [str(g) for g in groups]
+        missing = [g for g in cats if g not in set(labels)]
+        if missing:
+            raise MinNetInputError(
+                f"group(s) {missing} not found in rna_bulk.obs[{groupby!r}]; present: "
+                f"{sorted({x for x in labels if x is not None})[:20]}."
+            )
+    sizes = {g: int(np.sum(labels == g)) for g in cats}
+    small = [g for g in cats if sizes[g] < 3]
+    if small:
+        logger.warning(
+            "link_peaks_by_group: skipping group(s) with fewer than 3 bulks: %s.",
+            {g: sizes[g] for g in small},
+        )
+    usable = [g for g in cats if sizes[g] >= 3]
+    if len(usable) < 2:
+        raise MinNetInputError(
+            f"link_peaks_by_group needs at least two groups with >= 3 bulks each; bulks per "
+            f"group in rna_bulk.obs[{groupby!r}]: {sizes}. Make more mini-bulks per group."
+        )
+    frames = []
+    for g in usable:
+        mask = labels == g
+        df = link_peaks(rna_bulk[mask], atac_bulk[mask], annotation, **kwargs)
+        df.insert(3, "group", g)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out["group"] = pd.Categorical(out["group"], categories=usable)
+    by_pair = out.groupby(["gene", "peak"], sort=False)["score"]
+    total = by_pair.transform("sum")
+    count = by_pair.transform("count")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        other_mean = np.where(count > 1, (total - out["score"]) / (count - 1), np.nan)
+    out["score_change"] = out["score"].to_numpy() - other_mean
+    return out
