@@ -89,9 +89,7 @@ def _cluster(z: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def _sum_rows(x: np.ndarray | sp.spmatrix, cells: np.ndarray, bulk: np.ndarray, n: int):
     """Sum the rows ``cells`` of ``x`` into ``n`` bulks (``bulk[i]`` is the bulk of cell i)."""
-    m = sp.csr_matrix(
-        (np.ones(cells.size, dtype=np.float32), (bulk, cells)), shape=(n, x.shape[0])
-    )
+    m = sp.csr_matrix((np.ones(cells.size, dtype=np.float32), (bulk, cells)), shape=(n, x.shape[0]))
     if sp.issparse(x):
         out = sp.csr_matrix(m @ sp.csr_matrix(x, dtype=np.float32))
     else:
@@ -199,7 +197,9 @@ def minibulk(
         )
     only = sorted(set(groups_rna.index) ^ set(groups_atac.index))
     if only:
-        n_left = int(groups_rna.reindex(only).fillna(0).sum() + groups_atac.reindex(only).fillna(0).sum())
+        n_left = int(
+            groups_rna.reindex(only).fillna(0).sum() + groups_atac.reindex(only).fillna(0).sum()
+        )
         logger.warning(
             "minibulk: %d group(s) have cells in only one modality and are left out "
             "(%d cells), e.g. %s.",
@@ -294,8 +294,7 @@ def minibulk(
         "bulks": np.asarray(names[bulk_a], dtype=str),
     }
     logger.info(
-        "minibulk: %d mini-bulks in %d group(s); %.1f RNA and %.1f ATAC cells per bulk on "
-        "average.",
+        "minibulk: %d mini-bulks in %d group(s); %.1f RNA and %.1f ATAC cells per bulk on average.",
         n_made,
         len(shared),
         float(obs["n_cells_rna"].mean()),

@@ -140,6 +140,17 @@ def smooth(
         If the embedding or layer is missing, counts are negative / not finite, or
         ``n_neighbors`` / ``percentile`` are out of range.
 
+    Notes
+    -----
+    When every cell ends up in exactly one mini-bulk, smoothing adds no counts that the bulks
+    did not already contain: it re-weights cells and lets neighbouring bulks share cells. It
+    therefore helps link recovery only when (i) bulks are small (a few cells per modality)
+    and (ii) a cell's neighbours share its biological state. In 32-d co-embeddings the
+    directed KNN graph also has *hub* cells that are the neighbour of many cells and are
+    summed many times, which lowers the effective number of cells per bulk. On simulated
+    data the gain in link-recovery AUROC was consistent for some settings and absent for
+    others; compare smoothed and unsmoothed bulks on your data before relying on it.
+
     Examples
     --------
     >>> rna_s = smooth(rna, n_neighbors=5)  # doctest: +SKIP
