@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from minnet._utils import MinNetInputError
-from minnet.tl._cluster import _fuzzy_connectivities, cluster
+from minnet.tl._cluster import cluster
 from minnet.tl._match import match_cells
 
 
@@ -162,19 +162,3 @@ def test_cluster_errors():
         cluster([rna, atac], resolution=0)
     with pytest.raises(MinNetInputError, match="at least 3 cells"):
         cluster([_obj(np.zeros((2, 4)))])
-
-
-def test_fuzzy_connectivities_properties():
-    from sklearn.neighbors import NearestNeighbors
-
-    x = np.random.default_rng(0).normal(size=(60, 4))
-    d, i = NearestNeighbors(n_neighbors=9).fit(x).kneighbors()
-    n = len(x)
-    conn = _fuzzy_connectivities(
-        np.column_stack([np.zeros(n), d]), np.column_stack([np.arange(n), i])
-    )
-    assert abs(conn - conn.T).max() < 1e-12  # symmetric
-    assert conn.diagonal().sum() == 0
-    assert conn.data.min() > 0 and conn.data.max() <= 1.0 + 1e-12
-    # every cell's nearest neighbour gets weight 1 (distance == rho)
-    assert np.allclose(conn[np.arange(n), i[:, 0]].A1, 1.0)

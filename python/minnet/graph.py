@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from ._utils import MinNetInputError, logger
+from .neighbors import knn_connectivities
 
 BATCH_CORRECTIONS = ("combat", "harmony", "none")
 
@@ -31,7 +32,7 @@ def build_rna_graph(
     batches
         Per-cell batch labels; with more than one batch the data are batch-corrected first.
     n_neighbors
-        Neighbours per cell (UMAP connectivities as in ``scanpy.pp.neighbors``).
+        Neighbours per cell, itself included (UMAP connectivities as ``scanpy.pp.neighbors``).
     n_pcs
         Principal components the neighbours are found in.
     batch_correction
@@ -68,9 +69,8 @@ def build_rna_graph(
         if multi and batch_correction == "harmony":
             adata.obsm["X_harmony"] = _harmony(adata.obsm["X_pca"], adata.obs, seed)
             rep = "X_harmony"
-        k = int(min(n_neighbors, n - 1))
-        sc.pp.neighbors(adata, n_neighbors=k, use_rep=rep, random_state=seed)
-    conn = sp.csr_matrix(adata.obsp["connectivities"], dtype=np.float64)
+    k = int(min(n_neighbors, n - 1))
+    conn = sp.csr_matrix(knn_connectivities(adata.obsm[rep], k, seed), dtype=np.float64)
     conn.eliminate_zeros()
     lengths = conn.copy()
     lengths.data = 1.01 - np.clip(lengths.data, 0.0, 1.0)

@@ -16,10 +16,18 @@ def _umap(x: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
     import anndata as ad
     import scanpy as sc
 
+    from ..neighbors import knn_connectivities
+
+    k = int(min(n_neighbors, x.shape[0] - 1))
     tmp = ad.AnnData(X=np.zeros((x.shape[0], 1), dtype=np.float32))
     tmp.obsm["rep"] = x
-    sc.pp.neighbors(tmp, n_neighbors=int(min(n_neighbors, x.shape[0] - 1)), use_rep="rep",
-                    random_state=seed)
+    # Our own KNN graph (sc.pp.neighbors fails on large data with current scipy), then UMAP.
+    tmp.obsp["connectivities"] = knn_connectivities(x, k, seed)
+    tmp.uns["neighbors"] = {
+        "connectivities_key": "connectivities",
+        "params": {"n_neighbors": k, "method": "umap", "random_state": seed, "use_rep": "rep",
+                   "metric": "euclidean"},
+    }
     sc.tl.umap(tmp, random_state=seed)
     return tmp.obsm["X_umap"]
 

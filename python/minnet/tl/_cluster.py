@@ -12,67 +12,8 @@ from anndata import AnnData
 from sklearn.neighbors import NearestNeighbors
 
 from .._utils import MinNetInputError, get_rep, logger
+from ..neighbors import fuzzy_connectivities
 from ._match import _check_int, _check_widths
-
-_N_BISECT = 64
-_SMOOTH_TOL = 1e-5
-_MIN_K_DIST_SCALE = 1e-3
-
-
-def _fuzzy_connectivities(dist: np.ndarray, idx: np.ndarray) -> sp.csr_matrix:
-    """UMAP fuzzy-simplicial-set weights of a kNN graph, as in ``scanpy.pp.neighbors``.
-
-    ``dist``/``idx`` are ``(n, k)`` neighbour distances/indices *including* each cell itself
-    (distance 0) in column 0. Re-implemented in NumPy (vectorised over cells) to avoid
-    umap-learn's numba compilation; follows ``umap.umap_.smooth_knn_dist`` with
-    ``local_connectivity=1`` and ``set_op_mix_ratio=1`` (fuzzy union).
-    """
-    n, k = dist.shape
-    target = np.log2(k)
-    others = dist[:, 1:]
-    # rho: distance to the nearest neighbour at a non-zero distance
-    pos = np.where(others > 0, others, np.inf)
-    rho = pos.min(axis=1)
-    rho[~np.isfinite(rho)] = 0.0
-    d = others - rho[:, None]
-
-    lo = np.zeros(n)
-    hi = np.full(n, np.inf)
-    mid = np.ones(n)
-    active = np.ones(n, dtype=bool)
-    for _ in range(_N_BISECT):
-        if not active.any():
-            break
-        m = mid[active, None]
-        dd = d[active]
-        psum = np.where(dd > 0, np.exp(-np.maximum(dd, 0) / m), 1.0).sum(axis=1)
-        done = np.abs(psum - target) < _SMOOTH_TOL
-        too_big = psum > target
-        a_idx = np.flatnonzero(active)
-        upd = a_idx[~done]
-        big = too_big[~done]
-        hi[upd[big]] = mid[upd[big]]
-        lo[upd[~big]] = mid[upd[~big]]
-        finite_hi = np.isfinite(hi[upd])
-        mid[upd] = np.where(finite_hi, (lo[upd] + hi[upd]) / 2.0, mid[upd] * 2.0)
-        active[a_idx[done]] = False
-    sigma = mid
-    mean_all = dist.mean()
-    mean_row = dist.mean(axis=1)
-    floor = np.where(rho > 0, _MIN_K_DIST_SCALE * mean_row, _MIN_K_DIST_SCALE * mean_all)
-    sigma = np.maximum(sigma, floor)
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(
-            (d <= 0) | (sigma[:, None] == 0), 1.0, np.exp(-d / sigma[:, None])
-        )
-    self_loop = idx[:, 1:] == np.arange(n)[:, None]
-    w[self_loop] = 0.0
-    rows = np.repeat(np.arange(n), k - 1)
-    g = sp.csr_matrix((w.ravel(), (rows, idx[:, 1:].ravel())), shape=(n, n))
-    g.eliminate_zeros()
-    gt = g.T.tocsr()
-    return (g + gt - g.multiply(gt)).tocsr()
 
 
 def _leiden(conn: sp.csr_matrix, resolution: float, seed: int) -> np.ndarray:
@@ -213,7 +154,7 @@ def cluster(
     nbr_dist, nbr_idx = NearestNeighbors(n_neighbors=k_eff - 1).fit(x).kneighbors()
     dist = np.column_stack([np.zeros(n), nbr_dist])
     idx = np.column_stack([np.arange(n), nbr_idx])
-    conn = _fuzzy_connectivities(dist, idx)
+    conn = fuzzy_connectivities(dist, idx)
     labels = _relabel_by_size(_leiden(conn, resolution, seed))
     cats = [str(c) for c in range(int(labels.max()) + 1)]
     logger.info(
