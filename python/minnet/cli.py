@@ -41,10 +41,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _read(args.rna), _read(args.other), modality=args.modality, label_key=args.label_key,
         batch_key=args.batch_key, layer=args.layer, other_layer=args.other_layer,
         annotation=args.annotation, epochs=args.epochs, seed=args.seed, device=args.device,
-        normalized=args.normalized, progress=not args.quiet,
+        normalized=args.normalized, progress=not args.quiet, checkpoint=args.out,
+        resume=args.resume,
     )
-    model.save(args.out)
     print(model)
+    if model.summary.get("interrupted"):
+        print(f"Interrupted: wrote the best model so far to {args.out}; continue with --resume")
+        return 130
     print(f"Wrote {args.out}")
     return 0
 
@@ -137,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
-    t.add_argument("--out", required=True, help=f"model file to write (e.g. model{MODEL_SUFFIX})")
+    t.add_argument("--out", required=True,
+                   help=f"model file (e.g. model{MODEL_SUFFIX}), kept up to date while training: "
+                   "Ctrl-C leaves the best model so far")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run saved in --out (same data and settings)")
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("embed", parents=[common], help="embed an h5ad with a model",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -166,6 +167,8 @@ def train(
     seed: int = 0,
     n_threads: int | None = 1,
     progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> MinNetModel:
     """Train a MinNet on paired data (the same cells measured in both modalities).
 
@@ -232,10 +235,18 @@ def train(
         is ~10× faster than two on a 2-core machine).
     progress
         Show a progress bar over epochs.
+    checkpoint
+        Model file kept up to date during training: rewritten (atomically) whenever the
+        validation loss improves, so an interrupted run (Ctrl-C, a killed job) leaves the best
+        model so far on disk, loadable with :func:`minnet.load`.
+    resume
+        Continue the run saved in ``checkpoint`` (same data and settings): training restarts
+        from its best weights after its last epoch, with a fresh optimiser, until ``epochs``.
 
     Returns
     -------
-    The trained :class:`minnet.MinNetModel` (weights of the best validation epoch).
+    The trained :class:`minnet.MinNetModel` (weights of the best validation epoch). Ctrl-C
+    stops training early and returns the best model so far (``summary["interrupted"]``).
     """
     from .pp._normalize import check_modality
 
@@ -251,6 +262,9 @@ def train(
             raise MinNetInputError(f"{name} must be a positive integer, got {val!r}.")
     if not 0.0 <= validation_fraction < 1.0:
         raise MinNetInputError("validation_fraction must lie in [0, 1).")
+    if resume and checkpoint is None:
+        raise MinNetInputError("resume=True needs checkpoint=, the file of the run to continue.")
+    previous = _read_checkpoint(checkpoint) if resume else None
     order = _pair_align(rna, other)
     other = other[order] if not np.array_equal(order, np.arange(other.n_obs)) else other
 
@@ -302,29 +316,106 @@ def train(
         "max_value": max_value, "seed": seed, "label_key": label_key, "batch_key": batch_key,
         "gene_activity": ga_params if mod == "atac" else None,
     }
-    dev = resolve_device(device)
-    with torch_threads(n_threads if dev.type == "cpu" else None):
-        module, history, best = _fit(data, train_idx, val_idx, config, len(categories), dev,
-                                     rng, progress)
-    summary = {
-        "epochs_run": len(history), "best_epoch": best["epoch"],
-        "best_val_loss": best.get("val_loss"), "best_val_accuracy": best.get("val_accuracy"),
-        "n_cells": int(rna.n_obs), "n_train": int(train_idx.size), "n_val": int(val_idx.size),
-        "train_seconds": round(time.perf_counter() - t0, 2), "device": str(dev),
-        "history": history,
-    }
     ann = None
     if annotation is not None and mod == "atac":
         ann = annotation[annotation["gene_name"].isin(set(y_feat))].reset_index(drop=True)
-    return MinNetModel(module, ("rna", mod), {"rna": x_feat, mod: y_feat}, categories, config,
-                       summary, ann)
+    features_used = {"rna": x_feat, mod: y_feat}
+    start = None
+    if previous is not None:
+        start = _resume_state(previous, checkpoint, ("rna", mod), features_used, categories,
+                              config)
+
+    def summary_of(history: list[dict], best: dict, interrupted: bool) -> dict:
+        return {
+            "epochs_run": len(history), "best_epoch": best["epoch"],
+            "best_val_loss": best.get("val_loss"), "best_val_accuracy": best.get("val_accuracy"),
+            "n_cells": int(rna.n_obs), "n_train": int(train_idx.size), "n_val": int(val_idx.size),
+            "train_seconds": round(time.perf_counter() - t0, 2), "device": str(dev),
+            "interrupted": interrupted, "history": history,
+        }
+
+    def save_checkpoint(module: torch.nn.Module, history: list[dict], best: dict,
+                        interrupted: bool) -> None:
+        MinNetModel(module, ("rna", mod), features_used, categories, config,
+                    summary_of(history, best, interrupted), ann).save(checkpoint)
+
+    dev = resolve_device(device)
+    with torch_threads(n_threads if dev.type == "cpu" else None):
+        module, history, best, interrupted = _fit(
+            data, train_idx, val_idx, config, len(categories), dev, rng, progress,
+            start=start, on_best=save_checkpoint if checkpoint is not None else None,
+        )
+    if checkpoint is not None:
+        save_checkpoint(module, history, best, interrupted)
+        if interrupted:
+            logger.warning("the best model so far is in %s; continue with train(..., "
+                           "checkpoint=%r, resume=True)", checkpoint, str(checkpoint))
+    return MinNetModel(module, ("rna", mod), features_used, categories, config,
+                       summary_of(history, best, interrupted), ann)
+
+
+def _read_checkpoint(path: str | os.PathLike) -> MinNetModel:
+    if not os.path.exists(path):
+        raise MinNetInputError(f"resume=True but the checkpoint {str(path)!r} does not exist; "
+                               "start without resume=True to create it.")
+    return MinNetModel.load(path)
+
+
+# settings that must not change between a run and its resumption
+_RESUME_KEYS = ("n_hidden", "n_latent", "margin", "contrastive_weight", "celltype_margin",
+                "negatives", "positive_fraction", "validation_fraction", "n_neighbors", "n_pcs",
+                "batch_correction", "n_top_features", "max_value", "seed", "label_key",
+                "batch_key")
+
+
+def _resume_state(previous: MinNetModel, path, modalities, features, categories,
+                  config) -> dict:
+    """Check that ``previous`` belongs to this run and return its weights and history."""
+    problems = []
+    if tuple(previous.modalities) != tuple(modalities):
+        problems.append(f"modalities {previous.modalities} vs {modalities}")
+    if previous.features != features:
+        problems.append("the selected features differ (other data?)")
+    if list(previous.labels) != list(categories):
+        problems.append("the cell types differ")
+    for k in _RESUME_KEYS:
+        if previous.config.get(k) != config.get(k):
+            problems.append(f"{k}: {previous.config.get(k)!r} vs {config.get(k)!r}")
+    if problems:
+        raise MinNetInputError(
+            f"the checkpoint {str(path)!r} is from another run: " + "; ".join(problems)
+            + ". Resume with the same data and settings, or start a new run (resume=False)."
+        )
+    history = list((previous.summary or {}).get("history") or [])
+    if not history:
+        raise MinNetInputError(f"the checkpoint {str(path)!r} holds no training history.")
+    best_epoch = previous.summary["best_epoch"]
+    best = next(dict(r) for r in history if r["epoch"] == best_epoch)
+    best["score"] = best.get("val_loss", best.get("train_loss"))
+    return {"state": copy.deepcopy(previous.module.state_dict()), "history": history,
+            "best": best}
 
 
 def _fit(data: _Data, train_idx: np.ndarray, val_idx: np.ndarray, hp: dict, n_classes: int,
-         dev: torch.device, rng: np.random.Generator, progress: bool):
-    """The training loop; returns the best-validation network, the history and the best epoch."""
+         dev: torch.device, rng: np.random.Generator, progress: bool,
+         start: dict | None = None, on_best=None):
+    """The training loop.
+
+    ``start`` (weights, history and best epoch of an earlier run) continues that run;
+    ``on_best(module, history, best, interrupted)`` is called with the best network (on the CPU)
+    whenever the validation loss improves. Returns the best network, the history, the best
+    epoch's record and whether Ctrl-C stopped the loop.
+    """
     module = MinNetModule((data.x.shape[1], data.y.shape[1]), n_classes, hp["n_hidden"],
                           hp["n_latent"]).to(dev)
+    history, best, best_state, stale, first = [], None, None, 0, 1
+    if start is not None:
+        module.load_state_dict(start["state"])
+        history, best = list(start["history"]), dict(start["best"])
+        best_state = copy.deepcopy(module.state_dict())
+        first = history[-1]["epoch"] + 1
+        # a resumed run draws its own pairs, reproducibly, from the seed and its first epoch
+        rng = np.random.default_rng([hp["seed"], first])
     opt = torch.optim.Adam(module.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
     m0, c, lam = hp["margin"], hp["celltype_margin"], hp["contrastive_weight"]
     val_pairs = val_margin = None
@@ -333,41 +424,57 @@ def _fit(data: _Data, train_idx: np.ndarray, val_idx: np.ndarray, hp: dict, n_cl
                                  hp["positive_fraction"], hp["negatives"])
         val_margin = _margins(val_pairs, data, m0, c)
 
-    history, best, best_state, stale = [], None, None, 0
-    bar = tqdm(range(1, hp["epochs"] + 1), desc="MinNet", unit="epoch", disable=not progress)
-    for epoch in bar:
-        module.train()
-        pairs = sample_pairs(train_idx, rng, hp["positive_fraction"], hp["negatives"])
-        pair_margin = _margins(pairs, data, m0, c)
-        tot = ce_sum = lc_sum = 0.0
-        for idx in _batches(len(pairs), hp["batch_size"], rng):
-            loss, ce, lc, _ = _batch_loss(module, data, pairs, idx, pair_margin, lam, dev)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            tot += loss.item() * len(idx)
-            ce_sum += ce.item() * len(idx)
-            lc_sum += lc.item() * len(idx)
-        rec = {"epoch": epoch, "train_loss": tot / len(pairs), "train_ce": ce_sum / len(pairs),
-               "train_contrastive": lc_sum / len(pairs)}
-        if val_pairs is not None:
-            rec.update(_evaluate(module, data, val_pairs, val_margin, lam, dev))
-            score = rec["val_loss"]
-        else:
-            score = rec["train_loss"]
-        history.append(rec)
-        if best is None or score < best["score"] - 1e-6 * abs(best["score"]):
-            best = {"score": score, **rec}
-            best_state = copy.deepcopy(module.state_dict())
-            stale = 0
-        else:
-            stale += 1
-        bar.set_postfix(loss=f"{rec['train_loss']:.3g}", val=f"{score:.3g}")
-        if hp["patience"] is not None and stale >= hp["patience"]:
-            logger.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
-            break
-    module.load_state_dict(best_state)
-    return module.cpu().eval(), history, best
+    def best_module() -> torch.nn.Module:
+        out = copy.deepcopy(module).cpu()
+        out.load_state_dict(best_state)
+        return out.eval()
+
+    interrupted = False
+    bar = tqdm(range(first, hp["epochs"] + 1), desc="MinNet", unit="epoch",
+               disable=not progress, initial=first - 1, total=hp["epochs"])
+    try:
+        for epoch in bar:
+            module.train()
+            pairs = sample_pairs(train_idx, rng, hp["positive_fraction"], hp["negatives"])
+            pair_margin = _margins(pairs, data, m0, c)
+            tot = ce_sum = lc_sum = 0.0
+            for idx in _batches(len(pairs), hp["batch_size"], rng):
+                loss, ce, lc, _ = _batch_loss(module, data, pairs, idx, pair_margin, lam, dev)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                tot += loss.item() * len(idx)
+                ce_sum += ce.item() * len(idx)
+                lc_sum += lc.item() * len(idx)
+            rec = {"epoch": epoch, "train_loss": tot / len(pairs),
+                   "train_ce": ce_sum / len(pairs), "train_contrastive": lc_sum / len(pairs)}
+            if val_pairs is not None:
+                rec.update(_evaluate(module, data, val_pairs, val_margin, lam, dev))
+                score = rec["val_loss"]
+            else:
+                score = rec["train_loss"]
+            history.append(rec)
+            if best is None or score < best["score"] - 1e-6 * abs(best["score"]):
+                best = {"score": score, **rec}
+                best_state = copy.deepcopy(module.state_dict())
+                stale = 0
+                if on_best is not None:
+                    on_best(best_module(), history, best, False)
+            else:
+                stale += 1
+            bar.set_postfix(loss=f"{rec['train_loss']:.3g}", val=f"{score:.3g}")
+            if hp["patience"] is not None and stale >= hp["patience"]:
+                logger.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
+                break
+    except KeyboardInterrupt:
+        if best_state is None:  # nothing learnt yet: nothing to keep
+            raise
+        interrupted = True
+        logger.warning("training interrupted after %d epochs; keeping the best (epoch %d)",
+                       len(history), best["epoch"])
+    finally:
+        bar.close()
+    return best_module(), history, best, interrupted
 
 
 @torch.no_grad()
