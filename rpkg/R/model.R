@@ -1,0 +1,259 @@
+# Training, saving and loading MinNet models; the R model handle.
+
+`%||%` <- function(a, b) if (is.null(a)) b else a
+
+# Arguments of minnet.train() that may be passed through `...` (R or Python spelling).
+.train_args <- c(
+  "layer", "other_layer", "normalized", "features", "other_features", "n_top_features",
+  "n_hidden", "n_latent", "margin", "contrastive_weight", "celltype_margin", "lr",
+  "weight_decay", "batch_size", "negatives", "positive_fraction", "validation_fraction",
+  "patience", "n_neighbors", "n_pcs", "batch_correction", "radius", "max_value", "device",
+  "n_threads"
+)
+.int_args <- c("n_top_features", "n_hidden", "n_latent", "batch_size", "patience",
+               "n_neighbors", "n_pcs", "n_threads", "epochs", "seed")
+
+# `...` for the core: dots become underscores, whole numbers of integer arguments integers.
+.core_args <- function(dots, allowed, what) {
+  if (length(dots) == 0L) {
+    return(list())
+  }
+  nm <- names(dots)
+  if (is.null(nm) || any(!nzchar(nm))) {
+    .stopf("all extra arguments of %s must be named.", what)
+  }
+  nm <- gsub(".", "_", nm, fixed = TRUE)
+  bad <- setdiff(nm, allowed)
+  if (length(bad)) {
+    .stopf("unknown argument(s) for %s: %s. Allowed: %s.", what,
+           paste(bad, collapse = ", "), paste(allowed, collapse = ", "))
+  }
+  names(dots) <- nm
+  for (n in intersect(nm, .int_args)) {
+    v <- dots[[n]]
+    if (is.numeric(v) && length(v) == 1L && !is.na(v) && v == round(v)) {
+      dots[[n]] <- as.integer(v)
+    }
+  }
+  dots
+}
+
+.looks_like_peaks <- function(names) {
+  names <- utils::head(names, 50)
+  length(names) > 0L && all(grepl("[-:_][0-9]+[-_][0-9]+$", names))
+}
+
+.new_model <- function(py, command = NULL) {
+  info <- .bridge()$model_info(py)
+  tmp <- tempfile(fileext = ".minnet")
+  on.exit(unlink(tmp), add = TRUE)
+  py$save(tmp)
+  cache <- new.env(parent = emptyenv())
+  cache$py <- py
+  structure(
+    list(
+      modalities = as.character(unlist(info$modalities)),
+      features = lapply(info$features, function(x) as.character(unlist(x))),
+      labels = as.character(unlist(info$labels)),
+      config = info$config,
+      summary = info$summary,
+      history = .frame_from_columns(info$history),
+      has.annotation = isTRUE(info$has_annotation),
+      bytes = readBin(tmp, "raw", n = file.info(tmp)$size),
+      command = command,
+      cache = cache
+    ),
+    class = "MinNetModel"
+  )
+}
+
+# The Python model behind a handle; restored from the kept model file bytes when the handle
+# was saved with saveRDS() and read back in a new session.
+.py_model <- function(model) {
+  py <- model$cache$py
+  if (is.null(py) || reticulate::py_is_null_xptr(py)) {
+    core <- .core()
+    tmp <- tempfile(fileext = ".minnet")
+    on.exit(unlink(tmp), add = TRUE)
+    writeBin(model$bytes, tmp)
+    py <- .py_call(core$load(tmp), "restoring the model")
+    if (!is.environment(model$cache)) {
+      return(py)
+    }
+    model$cache$py <- py
+  }
+  py
+}
+
+#' Print a MinNet model handle
+#'
+#' Shows the modalities, feature and cell-type counts and the training summary, from the
+#' fields the handle keeps in R (no Python needed).
+#'
+#' @param x A `MinNetModel` from [TrainMinNet()] or [LoadMinNet()].
+#' @param ... Ignored.
+#' @return `x`, invisibly.
+#' @export
+print.MinNetModel <- function(x, ...) {
+  s <- x$summary
+  acc <- s$best_val_accuracy
+  cat(sprintf("MinNet model: %s + %s\n", x$modalities[1], x$modalities[2]))
+  cat(sprintf("  features: %d %s, %d %s\n", length(x$features[[x$modalities[1]]]),
+              x$modalities[1], length(x$features[[x$modalities[2]]]), x$modalities[2]))
+  cat(sprintf("  cell types (%d): %s\n", length(x$labels),
+              paste(utils::head(x$labels, 8), collapse = ", ")))
+  cat(sprintf("  latent dimensions: %s; hidden: %s\n", format(x$config$n_latent),
+              format(x$config$n_hidden)))
+  cat(sprintf("  trained on %s cells; best epoch %s of %s; validation accuracy %s\n",
+              format(s$n_cells), format(s$best_epoch), format(s$epochs_run),
+              if (is.null(acc)) "NA" else sprintf("%.3f", acc)))
+  invisible(x)
+}
+
+#' Train a MinNet model on a paired Seurat object
+#'
+#' Trains MinNet's Siamese network on cells measured in both modalities: RNA and either
+#' ATAC (as a gene-activity assay such as Signac's `GeneActivity`, or as peaks with an
+#' `annotation`) or ADT. Raw counts are handed to the Python core, which selects features,
+#' normalises, batch-corrects the RNA graph and trains (see the core's `minnet.train`).
+#'
+#' @param object A Seurat object holding both modalities for the same cells.
+#' @param rna.assay The RNA assay.
+#' @param other.assay The second modality's assay: gene activity or peaks for `"atac"`, protein
+#'   counts for `"adt"` (default `"ACTIVITY"` for `"atac"`, `"ADT"` for `"adt"`).
+#' @param modality `"atac"` or `"adt"`: what `other.assay` holds.
+#' @param label Metadata column with cell types (at least two).
+#' @param batch Optional metadata column with batches (the graph is batch-corrected).
+#' @param annotation Gene annotation (data.frame or `GRanges`, see [MinNetAnnotation()]);
+#'   needed when `other.assay` holds peaks, and kept in the model so peaks can be embedded.
+#' @param other.object Optional second Seurat object that holds `other.assay` for the same
+#'   cells (matched by name); default `object`.
+#' @param slot `"counts"` (default, raw counts normalised by the core) or `"data"` (both
+#'   assays already normalised).
+#' @param epochs Maximum number of epochs (training stops early on the validation loss).
+#' @param seed Random seed; the same seed gives the same model on CPU.
+#' @param verbose Show a progress bar.
+#' @param ... Further arguments of the core's `minnet.train`, in R (`n.hidden`) or Python
+#'   (`n_hidden`) spelling, e.g. `n_hidden`, `margin`, `lr`, `batch_size`, `device`.
+#'
+#' @return A `MinNetModel` handle wrapping the Python model, with fields `modalities`,
+#'   `features`, `labels`, `config`, `summary`, `history` (per-epoch losses) and `command`
+#'   (the logged `SeuratCommand`). It survives `saveRDS()`; use [SaveMinNet()] to share it
+#'   with Python.
+#' @export
+#' @examples
+#' \dontrun{
+#' sim <- MinNetSimulate(n.cells = 600)
+#' model <- TrainMinNet(sim$paired, other.assay = "ACTIVITY", modality = "atac",
+#'                      label = "celltype", epochs = 10)
+#' cite <- MinNetSimulate(n.cells = 600, modality = "adt")
+#' model_adt <- TrainMinNet(cite$paired, other.assay = "ADT", modality = "adt", epochs = 10)
+#' }
+TrainMinNet <- function(object, rna.assay = "RNA", other.assay = NULL,
+                        modality = c("atac", "adt"), label = "celltype", batch = NULL,
+                        annotation = NULL, other.object = NULL, slot = "counts", epochs = 60,
+                        seed = 0, verbose = TRUE, ...) {
+  .check_seurat(object, "object")
+  if (!is.null(other.object)) .check_seurat(other.object, "other.object")
+  other <- other.object %||% object
+  if (missing(modality)) modality <- modality[1]
+  modality <- .check_modality(modality, c("atac", "adt"))
+  other.assay <- other.assay %||% c(atac = "ACTIVITY", adt = "ADT")[[modality]]
+  .check_assay(object, rna.assay, "rna.assay")
+  .check_assay(other, other.assay, "other.assay",
+               if (is.null(other.object)) "object" else "other.object")
+  .check_slot(slot)
+  .check_count(epochs, "epochs")
+  .check_count(seed, "seed", min = 0)
+  extra <- .core_args(list(...), .train_args, "TrainMinNet()")
+  rna_pieces <- MinNetAnnDataPieces(object, rna.assay, slot)
+  other_pieces <- MinNetAnnDataPieces(other, other.assay, slot)
+  shared <- intersect(rna_pieces$obs_names, other_pieces$obs_names)
+  if (length(shared) == 0L) {
+    .stopf("no shared cells: assay '%s' and assay '%s' have no cell names in common (e.g. '%s' vs '%s'); training needs the same cells in both modalities.",
+           rna.assay, other.assay, rna_pieces$obs_names[1], other_pieces$obs_names[1])
+  }
+  .check_meta(object, label, "label", cells = shared)
+  n_types <- length(unique(as.character(object[[]][shared, label])))
+  if (n_types < 2L) {
+    .stopf("metadata column '%s' has a single cell type; MinNet needs at least two.", label)
+  }
+  if (!is.null(batch)) .check_meta(object, batch, "batch", cells = shared)
+  if (modality == "atac" && .looks_like_peaks(other_pieces$var_names) && is.null(annotation)) {
+    .stopf("assay '%s' holds peaks (%s, ...); pass `annotation` (gene_name, chrom, tss, strand) so gene activity can be computed, or use a gene-activity assay.",
+           other.assay, other_pieces$var_names[1])
+  }
+  ann <- if (is.null(annotation)) NULL else MinNetAnnotation(annotation)
+  if (length(shared) < length(rna_pieces$obs_names) ||
+      length(shared) < length(other_pieces$obs_names)) {
+    if (verbose) message(sprintf("TrainMinNet: training on the %d shared cells.", length(shared)))
+    rna_pieces <- MinNetAnnDataPieces(object, rna.assay, slot, cells = shared)
+    other_pieces <- MinNetAnnDataPieces(other, other.assay, slot, cells = shared)
+  }
+
+  core <- .core()
+  obs_cols <- c(label, batch)
+  rna <- .pieces_to_adata(rna_pieces, obs_cols)
+  oth <- .pieces_to_adata(other_pieces)
+  args <- c(list(rna, oth, modality = modality, label_key = label, batch_key = batch,
+                 normalized = identical(slot, "data"), epochs = as.integer(epochs),
+                 seed = as.integer(seed), progress = isTRUE(verbose)), extra)
+  if (!is.null(ann)) {
+    args$annotation <- .bridge_raw()$frame(.py_columns(ann))
+  }
+  py <- .py_call(do.call(core$train, args), "TrainMinNet")
+  annotation <- if (is.null(ann)) NULL else sprintf("<annotation of %d genes>", nrow(ann))
+  other.object <- if (is.null(other.object)) NULL else "<Seurat>"
+  command <- SeuratObject::LogSeuratCommand(object, return.command = TRUE)
+  .new_model(py, command)
+}
+
+#' Save a MinNet model to a file
+#'
+#' Writes the core's model file (safetensors weights + JSON metadata, written atomically),
+#' which Python reads with `minnet.load(path)` and R with [LoadMinNet()].
+#'
+#' @param model A `MinNetModel` from [TrainMinNet()] or [LoadMinNet()].
+#' @param file Path of the file to write.
+#'
+#' @return `file`, invisibly.
+#' @export
+#' @examples
+#' \dontrun{
+#' SaveMinNet(model, "model.minnet")
+#' }
+SaveMinNet <- function(model, file) {
+  .check_model(model)
+  .check_string(file, "file")
+  dir <- dirname(path.expand(file))
+  if (!dir.exists(dir)) {
+    .stopf("cannot save to '%s': folder '%s' does not exist.", file, dir)
+  }
+  .core()
+  py <- .py_model(model)
+  .py_call(py$save(path.expand(file)), "SaveMinNet")
+  invisible(file)
+}
+
+#' Load a MinNet model file
+#'
+#' Reads a model file written by [SaveMinNet()] or by Python's `model.save(path)`, with the
+#' core's `minnet.load(path)` (which never executes code from the file).
+#'
+#' @param file Path of the model file.
+#'
+#' @return A `MinNetModel` handle.
+#' @export
+#' @examples
+#' \dontrun{
+#' model <- LoadMinNet("model.minnet")
+#' }
+LoadMinNet <- function(file) {
+  .check_string(file, "file")
+  if (!file.exists(file)) {
+    .stopf("model file '%s' does not exist.", file)
+  }
+  core <- .core()
+  py <- .py_call(core$load(normalizePath(file)), "LoadMinNet")
+  .new_model(py)
+}

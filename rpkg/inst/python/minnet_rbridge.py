@@ -1,0 +1,190 @@
+"""Glue between the R package (through reticulate) and the MinNet Python core.
+
+Only plain values cross the border: numpy vectors, strings and dicts of columns. Sparse
+matrices travel as ``indptr / indices / data / shape`` (reticulate 1.28 cannot convert scipy
+matrices), and tables as dicts of columns (no pandas conversion in reticulate). Everything
+here calls the core's public API (``minnet.train``, ``minnet.tl``, ``minnet.datasets``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+
+
+def _names(x) -> list[str]:
+    return [str(v) for v in np.atleast_1d(np.asarray(x, dtype=object))]
+
+
+def make_adata(indptr, indices, data, shape, obs_names, var_names, obs=None, obs_missing=None,
+               obsm=None):
+    """AnnData (cells x features) from a CSR given as vectors, plus ``obs`` columns.
+
+    Parameters
+    ----------
+    indptr, indices, data, shape
+        The cells x features CSR matrix (a dgCMatrix's ``p``, ``i``, ``x``: no copy in R).
+    obs_names, var_names
+        Cell and feature names.
+    obs
+        Dict of ``obs`` columns (strings).
+    obs_missing
+        Dict of boolean vectors: where an ``obs`` column was ``NA`` in R (becomes missing).
+    obsm
+        Dict of cells x dimensions embeddings (kept as float64).
+
+    Returns
+    -------
+    AnnData
+    """
+    n_obs, n_vars = (int(v) for v in np.atleast_1d(shape))
+    x = sp.csr_matrix(
+        (
+            np.asarray(data, dtype=np.float32).ravel(),
+            np.asarray(indices, dtype=np.int64).ravel(),
+            np.asarray(indptr, dtype=np.int64).ravel(),
+        ),
+        shape=(n_obs, n_vars),
+    )
+    cells = _names(obs_names)
+    frame = pd.DataFrame(index=pd.Index(cells))
+    missing = dict(obs_missing or {})
+    for key, col in dict(obs or {}).items():
+        values = np.atleast_1d(np.asarray(col, dtype=object)).astype(str).astype(object)
+        if key in missing:
+            values[np.atleast_1d(np.asarray(missing[key], dtype=bool))] = None
+        frame[str(key)] = pd.Series(values, index=frame.index, dtype=object)
+    adata = AnnData(X=x, obs=frame, var=pd.DataFrame(index=pd.Index(_names(var_names))))
+    for key, emb in dict(obsm or {}).items():
+        adata.obsm[str(key)] = np.asarray(emb, dtype=np.float64).reshape(n_obs, -1)
+    return adata
+
+
+def frame(columns) -> pd.DataFrame:
+    """A DataFrame from a dict of columns (the R side sends data.frames this way)."""
+    return pd.DataFrame({str(k): np.atleast_1d(np.asarray(v)) for k, v in dict(columns).items()})
+
+
+def columns(df: pd.DataFrame) -> dict:
+    """A DataFrame as a dict of plain columns: lists of str for text, float64 numpy otherwise."""
+    out = {}
+    for name in df.columns:
+        col = df[name]
+        if col.dtype.kind in "biuf":
+            out[str(name)] = col.to_numpy(dtype=np.float64)
+        else:
+            out[str(name)] = [str(v) for v in col.astype(object).to_numpy()]
+    return out
+
+
+def csc_pieces(adata: AnnData) -> dict:
+    """``adata.X`` (cells x features CSR) as the features x cells CSC of an R dgCMatrix."""
+    x = sp.csr_matrix(adata.X, dtype=np.float64)
+    x.sort_indices()
+    return {
+        "indptr": x.indptr.astype(np.int32),
+        "indices": x.indices.astype(np.int32),
+        "data": x.data,
+        "n_features": int(x.shape[1]),
+        "n_cells": int(x.shape[0]),
+        "features": _names(adata.var_names),
+        "cells": _names(adata.obs_names),
+    }
+
+
+def model_info(model) -> dict:
+    """What the R handle keeps about a model, so R can check inputs without Python."""
+    summary = {k: v for k, v in model.summary.items() if k != "history"}
+    return {
+        "modalities": list(model.modalities),
+        "features": {k: list(v) for k, v in model.features.items()},
+        "labels": list(model.labels),
+        "config": dict(model.config),
+        "summary": summary,
+        "history": columns(model.history) if len(model.history) else {},
+        "has_annotation": model.annotation is not None,
+    }
+
+
+def simulate(modality, n_cells, n_cell_types, n_batches, n_genes, n_peaks_per_gene,
+             n_proteins, batch_effect, n_background_peaks, seed) -> dict:
+    """Simulated multiome (RNA, peaks, gene activity) or CITE-seq (RNA, ADT) as pieces."""
+    import minnet
+
+    common = {"n_cells": int(n_cells), "n_cell_types": int(n_cell_types),
+              "n_batches": int(n_batches), "n_genes": int(n_genes),
+              "batch_effect": float(batch_effect), "seed": int(seed)}
+    if modality == "adt":
+        sim = minnet.datasets.simulate_citeseq(n_proteins=int(n_proteins), **common)
+        return {
+            "rna": csc_pieces(sim.rna),
+            "adt": csc_pieces(sim.adt),
+            "obs": columns(sim.rna.obs[["cell_type", "batch", "lineage"]]),
+        }
+    sim = minnet.datasets.simulate_multiome(
+        n_peaks_per_gene=int(n_peaks_per_gene), n_background_peaks=int(n_background_peaks),
+        **common,
+    )
+    activity = minnet.pp.gene_activity(sim.atac, sim.annotation)
+    return {
+        "rna": csc_pieces(sim.rna),
+        "peaks": csc_pieces(sim.atac),
+        "activity": csc_pieces(activity),
+        "obs": columns(sim.rna.obs[["cell_type", "batch", "lineage"]]),
+        "annotation": columns(sim.annotation),
+        "links": columns(sim.links),
+    }
+
+
+def embed(model, adata: AnnData, modality: str, normalized: bool, batch_key) -> np.ndarray:
+    """The model's co-embedding of ``adata`` (float64, cells x dimensions)."""
+    z = model.embed(adata, modality, normalized=bool(normalized), batch_key=batch_key)
+    return np.asarray(z, dtype=np.float64)
+
+
+def transfer(reference: AnnData, query: AnnData, label_key, n_neighbors, min_confidence,
+             unassigned) -> dict:
+    """``minnet.tl.transfer_labels`` on ``obsm["X_minnet"]``; labels and confidences."""
+    import minnet
+
+    out = minnet.tl.transfer_labels(
+        reference, query, str(label_key), use_rep="X_minnet", n_neighbors=int(n_neighbors),
+        key_added="minnet", unassigned=str(unassigned),
+        min_confidence=None if min_confidence is None else float(min_confidence),
+    )
+    return {
+        "label": [str(v) for v in out.obs["minnet_pred"].astype(str).to_numpy()],
+        "score": out.obs["minnet_confidence"].to_numpy(dtype=np.float64),
+    }
+
+
+def link_pipeline(rna: AnnData, atac: AnnData, annotation, groupby, n_bulks, distance, method,
+                  genes, n_background, smooth, n_neighbors, percentile, seed) -> dict:
+    """Smooth (KNN in the co-embedding) -> mini-bulks -> peak-gene links, as columns.
+
+    The steps of ``minnet.tl.peak_gene_links``, called one by one so that R can pass two
+    group columns and a gene subset.
+    """
+    import minnet
+
+    layer = None
+    if smooth:
+        rna = minnet.tl.smooth(rna, "X_minnet", n_neighbors=int(n_neighbors),
+                               percentile=float(percentile))
+        atac = minnet.tl.smooth(atac, "X_minnet", n_neighbors=int(n_neighbors),
+                                percentile=float(percentile))
+        layer = "minnet_smoothed"
+    if groupby is not None:
+        groupby = tuple(_names(groupby))
+        groupby = groupby[0] if len(groupby) == 1 else groupby
+    rna_bulk, atac_bulk = minnet.tl.minibulk(rna, atac, "X_minnet", n_bulks=int(n_bulks),
+                                             groupby=groupby, layer=layer, atac_layer=layer,
+                                             seed=int(seed))
+    links = minnet.tl.link_peaks(
+        rna_bulk, atac_bulk, frame(annotation), distance=int(distance), method=str(method),
+        genes=None if genes is None else _names(genes), n_background=int(n_background),
+        seed=int(seed), progress=False,
+    )
+    return {"links": columns(links), "n_bulks": int(rna_bulk.n_obs)}

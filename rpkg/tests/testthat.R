@@ -1,0 +1,4 @@
+library(testthat)
+library(minnet)
+
+test_check("minnet")

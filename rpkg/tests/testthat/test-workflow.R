@@ -1,0 +1,230 @@
+# The Seurat workflow through the Python core: simulate, train, save/load, embed, transfer,
+# link. Shares one simulated data set and one trained model (helper-minnet.R).
+
+test_that("MinNetSimulate returns paired and unpaired Seurat objects and an annotation", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  expect_named(sim, c("paired", "rna", "atac", "multiome", "annotation", "links"))
+  expect_equal(SeuratObject::Assays(sim$paired), c("RNA", "peaks", "ACTIVITY"))
+  expect_equal(SeuratObject::Assays(sim$rna), "RNA")
+  expect_equal(SeuratObject::Assays(sim$atac), c("peaks", "ACTIVITY"))
+  expect_equal(ncol(sim$multiome), 600)
+  expect_length(intersect(colnames(sim$rna), colnames(sim$atac)), 0)
+  expect_length(intersect(colnames(sim$paired), colnames(sim$rna)), 0)
+  expect_equal(ncol(sim$paired) + ncol(sim$rna) + ncol(sim$atac), 600)
+  expect_true(all(sim$paired$batch == "batch0"))
+  expect_true(all(c("celltype", "batch", "lineage") %in% colnames(sim$rna[[]])))
+  expect_true(all(grepl("^chr[0-9]+-[0-9]+-[0-9]+$", rownames(sim$atac[["peaks"]]))))
+  expect_equal(colnames(sim$annotation)[1:6], c("gene_name", "gene_id", "chrom", "tss", "strand", "end"))
+  expect_true(all(rownames(sim$atac[["ACTIVITY"]]) %in% sim$annotation$gene_name))
+  expect_true(all(c("gene", "peak", "distance") %in% colnames(sim$links)))
+  expect_true("MinNetSimulate" %in% names(sim$paired@commands))
+  # integer counts survive the trip from Python
+  m <- SeuratObject::GetAssayData(sim$rna, slot = "counts")
+  expect_true(all(m@x == round(m@x)))
+})
+
+test_that("TrainMinNet returns a model handle with what R needs", {
+  skip_if_no_core()
+  model <- fx_model()
+  expect_s3_class(model, "MinNetModel")
+  expect_equal(model$modalities, c("rna", "atac"))
+  expect_true(model$has.annotation)
+  expect_equal(model$labels, sort(unique(fx_sim()$paired$celltype)))
+  expect_equal(model$config$n_hidden, 128)
+  expect_true(nrow(model$history) >= 1)
+  expect_true(all(c("epoch", "train_loss") %in% colnames(model$history)))
+  expect_s4_class(model$command, "SeuratCommand")
+  expect_equal(model$command@name, "TrainMinNet")
+  expect_equal(model$command$label, "celltype")
+  expect_output(print(model), "MinNet model: rna \\+ atac")
+})
+
+test_that("RunMinNet adds the co-embedding as a reduction that RunUMAP can use", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  rna <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
+  expect_keeps_original(rna, sim$rna)
+  expect_false("minnet" %in% SeuratObject::Reductions(sim$rna))   # the input is untouched
+  dr <- rna[["minnet"]]
+  expect_s4_class(dr, "DimReduc")
+  expect_equal(dim(SeuratObject::Embeddings(dr)), c(ncol(sim$rna), 32L))
+  expect_equal(rownames(SeuratObject::Embeddings(dr)), colnames(sim$rna))
+  expect_equal(SeuratObject::Key(dr), "minnet_")
+  expect_equal(SeuratObject::DefaultAssay(dr), "RNA")
+  expect_true("RunMinNet.RNA" %in% names(rna@commands))
+  expect_true(is.character(rna@commands[["RunMinNet.RNA"]]$model))
+  rna <- suppressWarnings(Seurat::RunUMAP(rna, reduction = "minnet", dims = 1:32, verbose = FALSE))
+  expect_equal(dim(SeuratObject::Embeddings(rna, "umap")), c(ncol(sim$rna), 2L))
+  # other names and keys
+  rna2 <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", reduction.name = "mn",
+                    reduction.key = "MN_", verbose = FALSE)
+  expect_equal(colnames(SeuratObject::Embeddings(rna2, "mn"))[1:2], c("MN_1", "MN_2"))
+  expect_equal(SeuratObject::Embeddings(rna2, "mn"), SeuratObject::Embeddings(rna, "minnet"),
+               ignore_attr = TRUE)
+})
+
+test_that("ATAC embeds from peaks (model annotation) and from gene activity", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  a1 <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
+  a2 <- RunMinNet(sim$atac, model, assay = "ACTIVITY", modality = "atac", verbose = FALSE)
+  e1 <- SeuratObject::Embeddings(a1, "minnet")
+  e2 <- SeuratObject::Embeddings(a2, "minnet")
+  expect_equal(dim(e1), c(ncol(sim$atac), 32L))
+  expect_equal(SeuratObject::DefaultAssay(a1[["minnet"]]), "peaks")
+  # same activity either way (the simulator's activity is the core's gene activity)
+  expect_equal(e1, e2, tolerance = 1e-4, ignore_attr = TRUE)
+})
+
+test_that("SaveMinNet / LoadMinNet round-trip the core's model file", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  f <- tempfile(fileext = ".minnet")
+  expect_invisible(SaveMinNet(model, f))
+  expect_true(file.exists(f))
+  loaded <- LoadMinNet(f)
+  expect_s3_class(loaded, "MinNetModel")
+  expect_equal(loaded$features, model$features)
+  expect_equal(loaded$labels, model$labels)
+  a <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
+  b <- RunMinNet(sim$rna, loaded, assay = "RNA", modality = "rna", verbose = FALSE)
+  expect_equal(SeuratObject::Embeddings(a, "minnet"), SeuratObject::Embeddings(b, "minnet"))
+  # a handle whose Python object is gone (e.g. after saveRDS/readRDS) is restored
+  rds <- tempfile(fileext = ".rds")
+  saveRDS(model, rds)
+  again <- readRDS(rds)
+  again$cache$py <- NULL
+  c2 <- RunMinNet(sim$rna, again, assay = "RNA", modality = "rna", verbose = FALSE)
+  expect_equal(SeuratObject::Embeddings(c2, "minnet"), SeuratObject::Embeddings(a, "minnet"))
+  bad <- tempfile(fileext = ".minnet")
+  writeLines("not a model", bad)
+  expect_error(LoadMinNet(bad), "^LoadMinNet failed: ")
+})
+
+test_that("MinNetTransferLabels labels unpaired ATAC cells from RNA", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  rna <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
+  atac <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
+  labelled <- MinNetTransferLabels(atac, rna, refdata = "celltype", k = 15)
+  expect_keeps_original(labelled, atac)
+  expect_false("predicted.celltype" %in% colnames(atac[[]]))
+  atac <- labelled
+  expect_true(all(c("predicted.celltype", "predicted.celltype.score") %in% colnames(atac[[]])))
+  expect_true(all(atac$predicted.celltype %in% unique(rna$celltype)))
+  expect_true(all(atac$predicted.celltype.score > 0 & atac$predicted.celltype.score <= 1))
+  expect_gt(mean(atac$predicted.celltype == atac$celltype), 0.45)   # 4 types: chance 0.25
+  expect_true("MinNetTransferLabels" %in% names(atac@commands))
+  strict <- MinNetTransferLabels(atac, rna, refdata = "lineage", min.confidence = 0.999)
+  expect_true(any(strict$predicted.lineage == "unassigned"))
+  expect_true(all(strict$predicted.lineage[strict$predicted.lineage.score < 0.999] == "unassigned"))
+  # reference cells without a label do not vote
+  part <- rna
+  part$celltype[part$celltype == "T0"] <- NA
+  got <- MinNetTransferLabels(atac, part, refdata = "celltype", k = 15)
+  expect_false(any(got$predicted.celltype == "T0"))
+  expect_false(anyNA(got$predicted.celltype))
+})
+
+test_that("Python-side errors come back as one R error", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  few <- subset(sim$rna, features = rownames(sim$rna)[1:5])
+  expect_error(RunMinNet(few, model, assay = "RNA", modality = "rna", verbose = FALSE),
+               "^RunMinNet failed: ")
+  err <- tryCatch(RunMinNet(few, model, assay = "RNA", modality = "rna", verbose = FALSE),
+                  error = conditionMessage)
+  expect_false(grepl("Traceback", err))
+})
+
+test_that("MinNetLinkPeaks stores links from unpaired RNA and ATAC", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  rna <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
+  atac <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
+  atac <- MinNetTransferLabels(atac, rna, refdata = "celltype")
+  linked <- MinNetLinkPeaks(rna, atac, annotation = sim$annotation, n.bulks = 20,
+                            group.by = c("celltype", "predicted.celltype"), n.background = 50,
+                            verbose = FALSE)
+  expect_keeps_original(linked, atac)
+  expect_error(MinNetLinks(atac), "no MinNet links")   # the input is untouched
+  atac <- linked
+  links <- MinNetLinks(atac)
+  expect_equal(colnames(links)[1:7], c("gene", "peak", "score", "zscore", "pvalue", "qvalue", "distance"))
+  expect_gt(nrow(links), 100)
+  expect_true(all(links$peak %in% rownames(atac[["peaks"]])))
+  expect_true(all(abs(links$distance) <= 150000))
+  expect_true(all(links$pvalue >= 0 & links$pvalue <= 1))
+  expect_true("MinNetLinkPeaks" %in% names(atac@commands))
+  expect_equal(atac@commands[["MinNetLinkPeaks"]]@assay.used, "peaks")
+  if (requireNamespace("GenomicRanges", quietly = TRUE)) {
+    gr <- MinNetLinks(atac, granges = TRUE)
+    expect_equal(length(gr), nrow(links))
+  }
+  # true links score higher than the rest
+  truth <- paste(sim$links$gene, sim$links$peak)
+  is_true <- paste(links$gene, links$peak) %in% truth
+  expect_gt(mean(links$score[is_true]), mean(links$score[!is_true]))
+  # the same links as a data.frame, with the model computing the co-embedding on the fly
+  expect_error(MinNetLinkPeaks(sim$rna, sim$atac, model, annotation = sim$annotation,
+                               group.by = c("celltype", "predicted.celltype")),
+               "metadata column 'predicted.celltype' .* not in atac")
+  direct <- MinNetLinkPeaks(sim$rna, atac, model, annotation = sim$annotation,
+                            n.bulks = 20, group.by = c("celltype", "predicted.celltype"),
+                            n.background = 50, return.links = TRUE, verbose = FALSE)
+  expect_s3_class(direct, "data.frame")
+  expect_equal(direct, links)
+  # a GRanges annotation and a paired object work too
+  skip_if_not_installed("GenomicRanges")
+  ann <- sim$annotation
+  gr <- GenomicRanges::GRanges(ann$chrom, IRanges::IRanges(pmin(ann$tss, ann$end), pmax(ann$tss, ann$end)),
+                               strand = ann$strand, gene_name = ann$gene_name)
+  paired <- RunMinNet(sim$paired, model, assay = "RNA", modality = "rna", verbose = FALSE)
+  paired <- MinNetLinkPeaks(paired, annotation = gr, n.bulks = 20, group.by = "celltype",
+                            n.background = 50, smooth = FALSE, method = "pearson", verbose = FALSE)
+  expect_gt(nrow(MinNetLinks(paired)), 100)
+})
+
+test_that("CITE-seq: simulate, train and embed ADT in R; Python models match Seurat's names", {
+  skip_if_no_core()
+  cite <- MinNetSimulate(n.cells = 300, n.cell.types = 3, n.genes = 150, modality = "adt",
+                         n.proteins = 20, seed = 2)
+  expect_named(cite, c("paired", "rna", "adt", "citeseq"))
+  expect_equal(SeuratObject::Assays(cite$paired), c("RNA", "ADT"))
+  expect_equal(SeuratObject::Assays(cite$adt), "ADT")
+  expect_length(intersect(colnames(cite$rna), colnames(cite$adt)), 0)
+  expect_true(all(grepl("^ADT-", rownames(cite$adt[["ADT"]]))))   # Seurat's spelling
+  model <- TrainMinNet(cite$paired, modality = "adt", label = "celltype", batch = NULL,
+                       epochs = 3, n_hidden = 32, verbose = FALSE)   # other.assay = "ADT"
+  expect_equal(model$modalities, c("rna", "adt"))
+  expect_equal(length(model$features$adt), 20L)
+  adt <- RunMinNet(cite$adt, model, assay = "ADT", modality = "adt", verbose = FALSE)
+  rna <- RunMinNet(cite$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
+  expect_equal(ncol(SeuratObject::Embeddings(adt, "minnet")), 32L)
+  adt <- MinNetTransferLabels(adt, rna, refdata = "celltype")
+  expect_gt(mean(adt$predicted.celltype == adt$celltype), 0.34)
+
+  # a model trained in Python knows the proteins as ADT_...: matched to Seurat's ADT-...
+  core <- minnet:::.core()
+  sim <- core$datasets$simulate_citeseq(n_cells = 300L, n_cell_types = 3L, n_batches = 2L,
+                                         n_genes = 150L, n_proteins = 20L, seed = 2L)
+  pym <- core$train(sim$rna, sim$adt, modality = "adt", label_key = "cell_type", epochs = 2L,
+                    n_hidden = 32L, progress = FALSE)
+  f <- tempfile(fileext = ".minnet")
+  pym$save(f)
+  loaded <- LoadMinNet(f)
+  expect_true(all(grepl("^ADT_", loaded$features$adt)))
+  expect_message(obj <- RunMinNet(cite$citeseq, loaded, assay = "ADT", modality = "adt",
+                                  reduction.name = "py", reduction.key = "py_"),
+                 "matched 20 feature names")
+  z_py <- pym$embed(sim$adt, "adt")   # converted to an R matrix, rows in the same cell order
+  expect_equal(unname(SeuratObject::Embeddings(obj, "py")), z_py, tolerance = 1e-5,
+               ignore_attr = TRUE)
+})
