@@ -318,3 +318,23 @@ def test_edited_metadata_is_refused(small_model, tmp_path):
         minnet.load(tmp_path / "empty.safetensors")
     with pytest.raises((ModelFileError, FileNotFoundError)):
         minnet.load(tmp_path)
+
+
+def test_wrong_modality_is_noticed(small_model, sim, sim_split, tmp_path):
+    q_rna = sim.rna[~sim_split]
+    q_act = minnet.pp.gene_activity(sim.atac[~sim_split], sim.annotation)
+    with pytest.raises(MinNetInputError, match="look like rna data.*modality='rna'"):
+        small_model.embed(q_rna, "atac")  # RNA given as gene activity: same gene names
+    with pytest.raises(MinNetInputError, match="look like atac data"):
+        minnet.tl.embed(small_model, q_act, "rna")
+    # the right modality passes, and the check survives a save/load round trip
+    small_model.embed(q_act, "atac")
+    path = tmp_path / "m.safetensors"
+    small_model.save(path)
+    loaded = minnet.load(path)
+    assert loaded.feature_means == small_model.feature_means
+    with pytest.raises(MinNetInputError, match="look like rna data"):
+        loaded.embed(q_rna, "atac")
+    # a user who knows better can switch it off
+    z = loaded.embed(q_rna, "atac", verify_modality=False)
+    assert z.shape == (q_rna.n_obs, 32)

@@ -20,6 +20,9 @@ from .pp._features import align_features
 from .pp._normalize import check_modality
 from .pp._scale import Standardizer
 
+# Genes shared by the data and both training profiles needed before the modality check speaks.
+_MIN_SHARED_FOR_CHECK = 20
+
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then Apple MPS, then CPU; anything else is passed to torch."""
@@ -70,6 +73,9 @@ class MinNetModel:
         Training summary (epochs run, best epoch, best validation loss and accuracy, history).
     annotation
         Gene annotation rows of the ATAC features (used to embed ATAC given as peaks), or None.
+    feature_means
+        Mean normalised value of each feature in the training data, per modality (used to
+        notice data given with the wrong ``modality``), or None.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class MinNetModel:
         config: dict[str, Any],
         summary: dict[str, Any] | None = None,
         annotation: pd.DataFrame | None = None,
+        feature_means: dict[str, list[float]] | None = None,
     ) -> None:
         self.module = module.cpu().eval()
         self.modalities = tuple(modalities)
@@ -89,6 +96,10 @@ class MinNetModel:
         self.config = dict(config)
         self.summary = dict(summary or {})
         self.annotation = annotation
+        self.feature_means = (
+            {k: [float(v) for v in vals] for k, vals in feature_means.items()}
+            if feature_means else None
+        )
 
     def __repr__(self) -> str:
         s = self.summary
@@ -124,6 +135,7 @@ class MinNetModel:
         batch_key: str | None = None,
         min_overlap: float = 0.3,
         annotation: pd.DataFrame | str | None = None,
+        verify_modality: bool = True,
     ) -> tuple[np.ndarray, Standardizer, Any]:
         """Normalise, align and fit per-dataset scaling of ``adata`` for one encoder."""
         check_anndata(adata, "adata")
@@ -139,12 +151,44 @@ class MinNetModel:
             self.config.get("gene_activity"), what=f"{mod} data",
         )
         x, _ = align_features(x, names, self.features[mod], f"{mod} data", min_overlap)
+        if verify_modality:
+            self._verify_modality(mod, x, names)
         groups = None
         if batch_key is not None:
             from ._inputs import obs_column
 
             groups = obs_column(adata, batch_key, "adata", "batch")
         return m, Standardizer.fit(x, groups, self.config.get("max_value", 10.0)), x
+
+    def _verify_modality(self, mod: str, x, names) -> None:
+        """Refuse data whose feature profile matches the model's other modality far better.
+
+        RNA and gene activity share gene names, so RNA passed as ``"atac"`` (or the reverse)
+        would align without complaint and embed as nonsense. Mean expression across genes is
+        a stable fingerprint of a modality: compare the data's with both training profiles on
+        the genes the two modalities share.
+        """
+        if self.feature_means is None:
+            return
+        other = self.modalities[1 - self.modalities.index(mod)]
+        own = pd.Series(self.feature_means[mod], index=self.features[mod])
+        theirs = pd.Series(self.feature_means[other], index=self.features[other])
+        present = pd.Index(self.features[mod]).isin(pd.Index(names))
+        shared = own.index[present].intersection(theirs.index)
+        if len(shared) < _MIN_SHARED_FOR_CHECK:
+            return
+        cols = pd.Index(self.features[mod]).get_indexer(shared)
+        data_means = pd.Series(np.asarray(x[:, cols].mean(axis=0)).ravel(), index=shared)
+        r_own = data_means.corr(own[shared], method="spearman")
+        r_other = data_means.corr(theirs[shared], method="spearman")
+        if np.isfinite(r_other) and r_other > 0.5 and r_other - np.nan_to_num(r_own) > 0.3:
+            raise MinNetInputError(
+                f"these data were given as modality={mod!r} but look like {other} data: across "
+                f"the {len(shared)} genes both modalities share, their mean profile correlates "
+                f"{r_other:.2f} with the model's {other} training data and {r_own:.2f} with its "
+                f"{mod} training data. Pass modality={other!r}, or verify_modality=False if the "
+                "data really are of this modality."
+            )
 
     @torch.no_grad()
     def _forward(self, m: int, st: Standardizer, x, what: str, chunk: int = 4096):
@@ -166,6 +210,7 @@ class MinNetModel:
         batch_key: str | None = None,
         min_overlap: float = 0.3,
         annotation: pd.DataFrame | str | None = None,
+        verify_modality: bool = True,
     ) -> np.ndarray:
         """Co-embedding of (unpaired) cells of one modality.
 
@@ -188,13 +233,16 @@ class MinNetModel:
         annotation
             Gene TSS table to turn ATAC peaks into gene activity; by default the one stored in
             the model at training (present when the model was trained on peaks).
+        verify_modality
+            Refuse data that look like the model's other modality (RNA given as gene activity
+            or the reverse), judged from the mean profile over the genes both share.
 
         Returns
         -------
         ``n_cells × n_latent`` float32 array, rows in the order of ``adata``.
         """
         m, st, x = self.prepare(adata, modality, layer, normalized, batch_key, min_overlap,
-                                annotation)
+                                annotation, verify_modality)
         return self._forward(m, st, x, modality)[0]
 
     def predict_labels(
@@ -204,9 +252,11 @@ class MinNetModel:
         layer: str | None = None,
         normalized: bool = False,
         batch_key: str | None = None,
+        verify_modality: bool = True,
     ) -> pd.DataFrame:
         """Cell types from the network's own classifier: columns ``label`` and ``probability``."""
-        m, st, x = self.prepare(adata, modality, layer, normalized, batch_key)
+        m, st, x = self.prepare(adata, modality, layer, normalized, batch_key,
+                                verify_modality=verify_modality)
         prob = self._forward(m, st, x, modality)[1]
         best = prob.argmax(axis=1)
         return pd.DataFrame(
@@ -228,6 +278,7 @@ class MinNetModel:
             "config": self.config,
             "summary": self.summary,
             "annotation": ann,
+            "feature_means": self.feature_means,
         }
 
     def save(self, path: str | os.PathLike) -> None:
@@ -248,6 +299,9 @@ class MinNetModel:
                 len(labels), int(config["n_hidden"]), int(config["n_latent"]),
             )
             module.load_state_dict(tensors, strict=True)
+            means = meta.get("feature_means")
+            if means is not None and any(len(means[k]) != len(features[k]) for k in modalities):
+                raise ValueError("feature_means do not match the features")
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
             raise ModelFileError(
                 f"{str(path)!r}: the model metadata does not match its weights ({err}); the file "
@@ -255,7 +309,8 @@ class MinNetModel:
             ) from None
         ann = meta.get("annotation")
         annotation = pd.DataFrame(ann) if ann else None
-        return cls(module, modalities, features, labels, config, meta.get("summary"), annotation)
+        return cls(module, modalities, features, labels, config, meta.get("summary"), annotation,
+                   means)
 
 
 def load(path: str | os.PathLike) -> MinNetModel:

@@ -320,6 +320,9 @@ def train(
     if annotation is not None and mod == "atac":
         ann = annotation[annotation["gene_name"].isin(set(y_feat))].reset_index(drop=True)
     features_used = {"rna": x_feat, mod: y_feat}
+    # each feature's mean in the training data: lets embed() notice a wrong modality=
+    feature_means = {"rna": np.asarray(x.mean(axis=0)).ravel().tolist(),
+                     mod: np.asarray(y.mean(axis=0)).ravel().tolist()}
     start = None
     if previous is not None:
         start = _resume_state(previous, checkpoint, ("rna", mod), features_used, categories,
@@ -337,7 +340,7 @@ def train(
     def save_checkpoint(module: torch.nn.Module, history: list[dict], best: dict,
                         interrupted: bool) -> None:
         MinNetModel(module, ("rna", mod), features_used, categories, config,
-                    summary_of(history, best, interrupted), ann).save(checkpoint)
+                    summary_of(history, best, interrupted), ann, feature_means).save(checkpoint)
 
     dev = resolve_device(device)
     with torch_threads(n_threads if dev.type == "cpu" else None):
@@ -351,7 +354,7 @@ def train(
             logger.warning("the best model so far is in %s; continue with train(..., "
                            "checkpoint=%r, resume=True)", checkpoint, str(checkpoint))
     return MinNetModel(module, ("rna", mod), features_used, categories, config,
-                       summary_of(history, best, interrupted), ann)
+                       summary_of(history, best, interrupted), ann, feature_means)
 
 
 def _read_checkpoint(path: str | os.PathLike) -> MinNetModel:

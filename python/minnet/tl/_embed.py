@@ -17,6 +17,7 @@ def embed(
     batch_key: str | None = None,
     annotation=None,
     copy: bool = True,
+    verify_modality: bool = True,
 ) -> AnnData | None:
     """Embed cells of one modality and store the co-embedding in ``obsm[key_added]``.
 
@@ -30,7 +31,7 @@ def embed(
         ``"rna"``, ``"atac"`` or ``"adt"``.
     key_added
         ``obsm`` key of the result.
-    layer, normalized, batch_key, annotation
+    layer, normalized, batch_key, annotation, verify_modality
         As in :meth:`minnet.MinNetModel.embed`.
     copy
         Return a new AnnData (default) instead of writing into ``adata``.
@@ -40,7 +41,7 @@ def embed(
     The annotated copy when ``copy=True``, else ``None`` (``adata`` is updated).
     """
     z = model.embed(adata, modality, layer=layer, normalized=normalized, batch_key=batch_key,
-                    annotation=annotation)
+                    annotation=annotation, verify_modality=verify_modality)
     out = adata.copy() if copy else adata
     out.obsm[key_added] = z
     out.uns.setdefault("minnet", {})[key_added] = {"modality": modality}
