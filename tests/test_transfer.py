@@ -75,3 +75,13 @@ def test_transfer_errors():
         transfer_labels(ref, _obj(np.zeros((3, 2))), "label")
     with pytest.raises(MinNetInputError, match="width"):
         transfer_labels(ref, _obj(np.zeros((3, 4))), "cell_type")
+
+
+def test_query_class_missing_from_reference_warns(caplog):
+    rng = np.random.default_rng(1)
+    ref = _obj(rng.normal(size=(30, 2)), ["A"] * 15 + ["B"] * 15)
+    qry = _obj(rng.normal(size=(10, 2)), ["A"] * 5 + ["Z"] * 5)  # Z only in the query
+    out = transfer_labels(ref, qry, "cell_type", n_neighbors=5)
+    assert "absent from the reference" in caplog.text and "['Z']" in caplog.text
+    assert set(out.obs["cell_type_pred"].astype(str)) <= {"A", "B"}
+    pd.testing.assert_series_equal(out.obs["cell_type"], qry.obs["cell_type"])  # kept as is

@@ -7,7 +7,7 @@ import pandas as pd
 from anndata import AnnData
 from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, get_rep
+from .._utils import MinNetInputError, get_rep, logger
 
 
 def knn_vote(
@@ -92,6 +92,13 @@ def transfer_labels(
     keep = lab.notna().to_numpy()
     if not keep.any():
         raise MinNetInputError(f"reference.obs[{label_key!r}] has no labelled cells.")
+    if label_key in query.obs.columns:  # the query's own labels, when it has them
+        unseen = sorted(set(query.obs[label_key].dropna().astype(str))
+                        - set(lab[keep].astype(str)))
+        if unseen:
+            logger.warning(
+                "transfer_labels: %d class(es) of query.obs[%r] are absent from the reference "
+                "and cannot be predicted: %s", len(unseen), label_key, unseen[:10])
     pred, conf = knn_vote(ref[keep], lab.astype(str).to_numpy()[keep], qry, n_neighbors)
     if min_confidence is not None:
         pred = np.where(conf < min_confidence, unassigned, pred).astype(object)
