@@ -143,6 +143,33 @@ test_that("Python-side errors come back as one R error", {
   expect_false(grepl("Traceback", err))
 })
 
+test_that("hostile model files and a wrong modality are refused", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  # a pickle whose unpickling would create a file: refused, and nothing runs
+  marker <- tempfile("pwned")
+  evil <- tempfile(fileext = ".minnet")
+  py <- as.character(minnet_python())
+  code <- sprintf(paste0("import pickle,sys\nclass P:\n    def __reduce__(self): ",
+                         "return (open, (%s, 'w'))\nopen(sys.argv[1], 'wb').write(pickle.dumps(P()))"),
+                  deparse(marker))
+  system2(py, c("-c", shQuote(code), shQuote(evil)))
+  expect_true(file.exists(evil))
+  expect_error(LoadMinNet(evil), "not a readable MinNet model file")
+  expect_false(file.exists(marker))
+  # a truncated model file
+  good <- tempfile(fileext = ".minnet")
+  SaveMinNet(model, good)
+  raw <- readBin(good, "raw", file.info(good)$size)
+  half <- tempfile(fileext = ".minnet")
+  writeBin(raw[seq_len(length(raw) %/% 2)], half)
+  expect_error(LoadMinNet(half), "LoadMinNet failed: .*(damaged|truncated)")
+  # RNA counts given as the ATAC (gene activity) modality
+  expect_error(RunMinNet(sim$rna, model, assay = "RNA", modality = "atac", verbose = FALSE),
+               "look like rna data")
+})
+
 test_that("MinNetLinkPeaks stores links from unpaired RNA and ATAC", {
   skip_if_no_core()
   sim <- fx_sim()
