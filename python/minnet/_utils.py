@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,6 +55,30 @@ def to_csr_float32(x) -> sp.csr_matrix:
     if sp.issparse(x):
         return sp.csr_matrix(x, dtype=np.float32, copy=True)
     return sp.csr_matrix(np.asarray(x, dtype=np.float32))
+
+
+def check_int(value: object, name: str, minimum: int) -> int:
+    """``value`` as an int, or a clear error unless it is an integer ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise MinNetInputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def check_number(
+    value: object, name: str, low: float = -math.inf, high: float = math.inf,
+    low_open: bool = False, high_open: bool = False,
+) -> float:
+    """``value`` as a finite float inside the interval, or a clear error naming it."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    v = float(value) if ok else math.nan
+    if ok and math.isfinite(v):
+        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    else:
+        ok = False
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise MinNetInputError(f"{name} must be a finite number in {interval}, got {value!r}.")
+    return v
 
 
 def check_finite_nonnegative(x, what: str, allow_negative: bool = False) -> None:

@@ -35,7 +35,7 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from minnet._utils import MinNetInputError
+from minnet._utils import MinNetInputError, check_int
 
 logger = logging.getLogger(__name__)
 
@@ -121,14 +121,6 @@ class SimulatedCiteseq:
 
 
 # --- argument checks --------------------------------------------------------------------
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise MinNetInputError(f"{name} must be an integer, got {value!r}.")
-    if value < minimum:
-        raise MinNetInputError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)
-
-
 def _resolve_batch_effect(batch_effect: float | str) -> float:
     if isinstance(batch_effect, str):
         key = batch_effect.lower()
@@ -569,17 +561,17 @@ def simulate_multiome(
     >>> sim.rna.shape[0] == sim.atac.shape[0] == 500
     True
     """
-    n_cells = _check_int("n_cells", n_cells, 1)
-    n_cell_types = _check_int("n_cell_types", n_cell_types, 2)
-    n_batches = _check_int("n_batches", n_batches, 1)
-    n_genes = _check_int("n_genes", n_genes, 10)
-    n_peaks_per_gene = _check_int("n_peaks_per_gene", n_peaks_per_gene, 1)
+    n_cells = check_int(n_cells, "n_cells", 1)
+    n_cell_types = check_int(n_cell_types, "n_cell_types", 2)
+    n_batches = check_int(n_batches, "n_batches", 1)
+    n_genes = check_int(n_genes, "n_genes", 10)
+    n_peaks_per_gene = check_int(n_peaks_per_gene, "n_peaks_per_gene", 1)
     if n_peaks_per_gene > _MAX_PEAKS_PER_GENE:
         raise MinNetInputError(
             f"n_peaks_per_gene must be <= {_MAX_PEAKS_PER_GENE} (peaks within +-150 kb of a "
             f"TSS could not be placed without overlaps), got {n_peaks_per_gene}."
         )
-    n_background_peaks = _check_int("n_background_peaks", n_background_peaks, 0)
+    n_background_peaks = check_int(n_background_peaks, "n_background_peaks", 0)
     be = _resolve_batch_effect(batch_effect)
     seed = _check_seed(seed)
     rng = np.random.default_rng(seed)
@@ -752,11 +744,11 @@ def simulate_citeseq(
     >>> sim.adt.shape
     (300, 20)
     """
-    n_cells = _check_int("n_cells", n_cells, 1)
-    n_cell_types = _check_int("n_cell_types", n_cell_types, 2)
-    n_batches = _check_int("n_batches", n_batches, 1)
-    n_genes = _check_int("n_genes", n_genes, 10)
-    n_proteins = _check_int("n_proteins", n_proteins, 1)
+    n_cells = check_int(n_cells, "n_cells", 1)
+    n_cell_types = check_int(n_cell_types, "n_cell_types", 2)
+    n_batches = check_int(n_batches, "n_batches", 1)
+    n_genes = check_int(n_genes, "n_genes", 10)
+    n_proteins = check_int(n_proteins, "n_proteins", 1)
     if n_proteins > n_genes:
         raise MinNetInputError(
             f"n_proteins ({n_proteins}) must not exceed n_genes ({n_genes}): every protein "

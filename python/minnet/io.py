@@ -67,6 +67,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{str(path)!r} is a folder, not a model file; give the file's path.")
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist.")
     try:

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ._inputs import check_anndata, modality_matrix, obs_column
-from ._utils import MinNetInputError, logger
+from ._utils import MinNetInputError, check_int, check_number, logger
 from .graph import build_rna_graph
 from .margins import GraphDistances
 from .model import MinNetModel, resolve_device, torch_threads
@@ -262,6 +262,8 @@ def train(
             raise MinNetInputError(f"{name} must be a positive integer, got {val!r}.")
     if not 0.0 <= validation_fraction < 1.0:
         raise MinNetInputError("validation_fraction must lie in [0, 1).")
+    _check_hyperparameters(locals())
+    dev = resolve_device(device)  # an unknown device fails here, before any work
     if resume and checkpoint is None:
         raise MinNetInputError("resume=True needs checkpoint=, the file of the run to continue.")
     previous = _read_checkpoint(checkpoint) if resume else None
@@ -342,7 +344,6 @@ def train(
         MinNetModel(module, ("rna", mod), features_used, categories, config,
                     summary_of(history, best, interrupted), ann, feature_means).save(checkpoint)
 
-    dev = resolve_device(device)
     with torch_threads(n_threads if dev.type == "cpu" else None):
         module, history, best, interrupted = _fit(
             data, train_idx, val_idx, config, len(categories), dev, rng, progress,
@@ -355,6 +356,27 @@ def train(
                            "checkpoint=%r, resume=True)", checkpoint, str(checkpoint))
     return MinNetModel(module, ("rna", mod), features_used, categories, config,
                        summary_of(history, best, interrupted), ann, feature_means)
+
+
+def _check_hyperparameters(args: dict) -> None:
+    """Clear errors for hyper-parameters torch would reject late or turn into NaN silently."""
+    check_number(args["lr"], "lr", 0.0, low_open=True)
+    check_number(args["weight_decay"], "weight_decay", 0.0)
+    check_number(args["margin"], "margin", 0.0)
+    check_number(args["contrastive_weight"], "contrastive_weight", 0.0)
+    check_number(args["celltype_margin"], "celltype_margin", 0.0)
+    check_number(args["positive_fraction"], "positive_fraction", 0.0, 1.0, True, True)
+    check_number(args["max_value"], "max_value", 0.0, low_open=True)
+    check_int(args["n_neighbors"], "n_neighbors", 2)
+    check_int(args["n_pcs"], "n_pcs", 2)
+    check_int(args["n_top_features"], "n_top_features", 1)
+    check_int(args["seed"], "seed", 0)
+    if args["patience"] is not None:
+        check_int(args["patience"], "patience", 1)
+    if args["negatives"] not in ("between", "within", "both"):
+        raise MinNetInputError(
+            f"negatives must be 'between', 'within' or 'both', got {args['negatives']!r}."
+        )
 
 
 def _read_checkpoint(path: str | os.PathLike) -> MinNetModel:

@@ -11,9 +11,9 @@ import scipy.sparse as sp
 from anndata import AnnData
 from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, get_rep, logger
+from .._utils import MinNetInputError, check_int, get_rep, logger
 from ..neighbors import fuzzy_connectivities
-from ._match import _check_int, _check_widths
+from ._match import _check_widths
 
 
 def _leiden(conn: sp.csr_matrix, resolution: float, seed: int) -> np.ndarray:
@@ -126,8 +126,8 @@ def cluster(
         )
     if not objs:
         raise MinNetInputError("adatas is empty; pass at least one AnnData object.")
-    k = _check_int(n_neighbors, "n_neighbors", 2)
-    _check_int(seed, "seed", 0)
+    k = check_int(n_neighbors, "n_neighbors", 2)
+    check_int(seed, "seed", 0)
     if (
         isinstance(resolution, bool)
         or not isinstance(resolution, Real)

@@ -12,7 +12,6 @@ sampled background is read, so no genes x peaks matrix is ever formed.
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Sequence
 
@@ -23,7 +22,7 @@ from anndata import AnnData
 from scipy.stats import norm, rankdata
 from tqdm.auto import tqdm
 
-from .._utils import MinNetInputError, get_matrix, in_memory, logger
+from .._utils import MinNetInputError, check_int, get_matrix, in_memory, logger
 from ..genomics import parse_peak_names, peaks_near_genes, read_annotation
 
 __all__ = ["link_peaks", "link_peaks_by_group"]
@@ -233,12 +232,6 @@ def _background_stats(
 # --------------------------------------------------------------------------------------------
 # link_peaks
 # --------------------------------------------------------------------------------------------
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise MinNetInputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _aligned(rna_bulk: AnnData, atac_bulk: AnnData) -> AnnData:
     """``atac_bulk`` in the bulk order of ``rna_bulk``; error if the bulks differ."""
     for what, ad in (("rna_bulk", rna_bulk), ("atac_bulk", atac_bulk)):
@@ -361,9 +354,9 @@ def link_peaks(
     method = str(method).lower()
     if method not in METHODS:
         raise MinNetInputError(f"method must be one of {METHODS}, got {method!r}.")
-    n_background = _check_int(n_background, "n_background", 2)
-    min_bulks = _check_int(min_bulks, "min_bulks", 1)
-    seed = _check_int(seed, "seed", 0)
+    n_background = check_int(n_background, "n_background", 2)
+    min_bulks = check_int(min_bulks, "min_bulks", 1)
+    seed = check_int(seed, "seed", 0)
     atac_bulk = _aligned(rna_bulk, atac_bulk)
     n = rna_bulk.n_obs
     if n < 3:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, get_rep, logger
+from .._utils import MinNetInputError, check_int, get_rep, logger
 
 
 def _check_widths(reps: dict[str, np.ndarray], use_rep: str) -> None:
@@ -20,12 +18,6 @@ def _check_widths(reps: dict[str, np.ndarray], use_rep: str) -> None:
             f"obsm[{use_rep!r}] has different widths across objects ({widths}); all objects must "
             "be embedded with the same MinNet model (minnet.tl.embed) to share a co-embedding."
         )
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < minimum:
-        raise MinNetInputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def match_cells(
@@ -80,7 +72,7 @@ def match_cells(
     x_rna = get_rep(rna, use_rep, "rna")
     x_oth = get_rep(other, use_rep, "other")
     _check_widths({"rna": x_rna, "other": x_oth}, use_rep)
-    k = _check_int(n_neighbors, "n_neighbors", 1)
+    k = check_int(n_neighbors, "n_neighbors", 1)
     for name, x in (("rna", x_rna), ("other", x_oth)):
         if x.shape[0] == 0:
             raise MinNetInputError(f"{name} has no cells; pass an AnnData with at least one cell.")

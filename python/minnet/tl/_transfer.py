@@ -7,7 +7,7 @@ import pandas as pd
 from anndata import AnnData
 from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, get_rep, logger
+from .._utils import MinNetInputError, check_int, check_number, get_rep, logger
 
 
 def knn_vote(
@@ -23,7 +23,7 @@ def knn_vote(
     -------
     Predicted labels and confidences (in [0, 1]) of the query cells.
     """
-    k = int(min(n_neighbors, ref.shape[0]))
+    k = min(check_int(n_neighbors, "n_neighbors", 1), ref.shape[0])
     if k < 1:
         raise MinNetInputError("n_neighbors must be at least 1.")
     nn = NearestNeighbors(n_neighbors=k).fit(ref)
@@ -101,6 +101,7 @@ def transfer_labels(
                 "and cannot be predicted: %s", len(unseen), label_key, unseen[:10])
     pred, conf = knn_vote(ref[keep], lab.astype(str).to_numpy()[keep], qry, n_neighbors)
     if min_confidence is not None:
+        check_number(min_confidence, "min_confidence", 0.0, 1.0)
         pred = np.where(conf < min_confidence, unassigned, pred).astype(object)
     key = key_added or label_key
     out = query.copy() if copy else query
