@@ -111,8 +111,12 @@ def test_resume_refuses_another_run(small, tmp_path):
 
 
 _SIGINT_SCRIPT = textwrap.dedent("""
+    import signal
     import sys
     import minnet
+    # as in a terminal: a job started in the background (CI, nohup ... &) inherits an ignored
+    # SIGINT, and Python then never raises KeyboardInterrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sim = minnet.datasets.simulate_multiome(n_cells=400, n_cell_types=4, n_genes=300, seed=1)
     model = minnet.train(sim.rna, sim.atac, modality="atac", annotation=sim.annotation,
                          epochs=100000, patience=None, n_hidden=32, progress=False,
