@@ -78,3 +78,6 @@ def test_model_path_errors(small_model, tmp_path):
         minnet.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
         small_model.save(tmp_path / "missing" / "m.safetensors")
+    with pytest.raises(IsADirectoryError, match="is a folder; give a file name"):
+        small_model.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind

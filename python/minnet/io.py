@@ -39,6 +39,10 @@ def write_model_file(path: str | os.PathLike, tensors: dict[str, torch.Tensor], 
     path = Path(path)
     if not path.parent.exists():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist; create it first.")
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{str(path)!r} is a folder; give a file name, e.g. {str(path / 'model.safetensors')!r}."
+        )
     header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **meta}
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
