@@ -8,7 +8,7 @@
   "n_hidden", "n_latent", "margin", "contrastive_weight", "celltype_margin", "lr",
   "weight_decay", "batch_size", "negatives", "positive_fraction", "validation_fraction",
   "patience", "n_neighbors", "n_pcs", "batch_correction", "radius", "max_value", "device",
-  "n_threads"
+  "n_threads", "checkpoint", "resume"
 )
 .int_args <- c("n_top_features", "n_hidden", "n_latent", "batch_size", "patience",
                "n_neighbors", "n_pcs", "n_threads", "epochs", "seed")
@@ -134,7 +134,9 @@ print.MinNetModel <- function(x, ...) {
 #' @param seed Random seed; the same seed gives the same model on CPU.
 #' @param verbose Show a progress bar.
 #' @param ... Further arguments of the core's `minnet.train`, in R (`n.hidden`) or Python
-#'   (`n_hidden`) spelling, e.g. `n_hidden`, `margin`, `lr`, `batch_size`, `device`.
+#'   (`n_hidden`) spelling, e.g. `n_hidden`, `margin`, `lr`, `batch_size`, `device`;
+#'   `checkpoint = "run.minnet"` keeps the best model so far in that file during training
+#'   (an interrupted run leaves it there) and `resume = TRUE` continues such a run.
 #'
 #' @return A `MinNetModel` handle wrapping the Python model, with fields `modalities`,
 #'   `features`, `labels`, `config`, `summary`, `history` (per-epoch losses) and `command`

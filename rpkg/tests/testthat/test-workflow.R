@@ -143,6 +143,25 @@ test_that("Python-side errors come back as one R error", {
   expect_false(grepl("Traceback", err))
 })
 
+test_that("TrainMinNet keeps a checkpoint and resumes from it", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  f <- tempfile(fileext = ".minnet")
+  first <- TrainMinNet(sim$paired, other.assay = "peaks", modality = "atac", label = "celltype",
+                       annotation = sim$annotation, epochs = 2, n_hidden = 16,
+                       patience = NULL, checkpoint = f, verbose = FALSE)
+  expect_true(file.exists(f))
+  expect_equal(LoadMinNet(f)$summary$epochs_run, 2L)
+  more <- TrainMinNet(sim$paired, other.assay = "peaks", modality = "atac", label = "celltype",
+                      annotation = sim$annotation, epochs = 4, n_hidden = 16,
+                      patience = NULL, checkpoint = f, resume = TRUE, verbose = FALSE)
+  expect_equal(more$summary$epochs_run, 4L)
+  expect_error(TrainMinNet(sim$paired, other.assay = "peaks", modality = "atac",
+                           label = "celltype", annotation = sim$annotation, epochs = 4,
+                           n_hidden = 32, checkpoint = f, resume = TRUE, verbose = FALSE),
+               "from another run")
+})
+
 test_that("hostile model files and a wrong modality are refused", {
   skip_if_no_core()
   sim <- fx_sim()
