@@ -162,6 +162,22 @@ test_that("TrainMinNet keeps a checkpoint and resumes from it", {
                "from another run")
 })
 
+test_that("paired cells in two objects are matched by name, in any order", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  paired <- sim$paired
+  atac_only <- subset(paired, cells = rev(colnames(paired)))  # same cells, reversed
+  args <- list(other.assay = "peaks", modality = "atac", label = "celltype",
+               annotation = sim$annotation, epochs = 2, n_hidden = 16, seed = 5,
+               verbose = FALSE)
+  one <- do.call(TrainMinNet, c(list(paired), args))
+  two <- do.call(TrainMinNet, c(list(paired, other.object = atac_only), args))
+  a <- RunMinNet(sim$rna, one, assay = "RNA", modality = "rna", verbose = FALSE)
+  b <- RunMinNet(sim$rna, two, assay = "RNA", modality = "rna", verbose = FALSE)
+  expect_equal(SeuratObject::Embeddings(a, "minnet"), SeuratObject::Embeddings(b, "minnet"),
+               tolerance = 1e-4)
+})
+
 test_that("hostile model files and a wrong modality are refused", {
   skip_if_no_core()
   sim <- fx_sim()
