@@ -34,8 +34,10 @@ class Task:
         return self.rna.obs["batch"].astype(str).isin(self.train_batches).to_numpy()
 
 
-def simulated_task(batch_effect: str, n_cells: int = 3000, seed: int = 0) -> Task:
-    sim = minnet.datasets.simulate_multiome(n_cells=n_cells, n_batches=3, seed=seed,
+def simulated_task(batch_effect: str, n_cells: int = 3000, seed: int = 0,
+                   n_batches: int = 3) -> Task:
+    """Simulated multiome split by batch: train on ``batch0`` and ``batch1``, hold out the rest."""
+    sim = minnet.datasets.simulate_multiome(n_cells=n_cells, n_batches=n_batches, seed=seed,
                                             batch_effect=batch_effect)
     return Task(f"sim_{batch_effect}", sim.rna, sim.atac, "atac", sim.annotation,
                 ["batch0", "batch1"])
@@ -59,6 +61,17 @@ def starter_tasks() -> list[Task]:
         rna, adt = ad.read_h5ad(cite / "rna.h5ad"), ad.read_h5ad(cite / "adt.h5ad")
         tasks.append(Task("bmmc_cite", rna, adt, "adt", None, ["s1d1"], layer="counts"))
     return tasks
+
+
+def task_by_name(name: str, n_cells: int = 3000, seed: int = 0, n_batches: int = 3) -> Task | None:
+    """Rebuild a task from its name (``sim_mild``, ``sim_strong``, ``simcite_strong`` or a
+    starter's name); ``None`` when it is a starter whose data folder is absent."""
+    if name.startswith("sim_"):
+        return simulated_task(name.removeprefix("sim_"), n_cells=n_cells, seed=seed,
+                              n_batches=n_batches)
+    if name.startswith("simcite_"):
+        return simulated_cite_task(name.removeprefix("simcite_"), n_cells=n_cells, seed=seed)
+    return next((t for t in starter_tasks() if t.name == name), None)
 
 
 def pca_baseline(rna: ad.AnnData, other: ad.AnnData, modality: str, annotation, layer=None,
@@ -86,9 +99,10 @@ def pca_baseline(rna: ad.AnnData, other: ad.AnnData, modality: str, annotation, 
     return z[: xs.shape[0]], z[xs.shape[0]:]
 
 
-def run_minnet(task: Task, seed: int = 0, **kw) -> tuple[dict, float, float]:
-    """Train on the task's training batches and evaluate on the held-out cells."""
-    t0 = time.perf_counter()
+def fit_embed_minnet(task: Task, seed: int = 0, return_model: bool = False, **kw):
+    """Train on the task's training batches (paired); embed the held-out RNA and other modality
+    separately, as unpaired data. Returns the two embedded copies (``obsm["X_minnet"]``), and
+    the model when ``return_model``."""
     tr = task.is_train
     model = minnet.train(task.rna[tr], task.other[tr], modality=task.modality,
                          label_key="cell_type", batch_key="batch", layer=task.layer,
@@ -96,6 +110,13 @@ def run_minnet(task: Task, seed: int = 0, **kw) -> tuple[dict, float, float]:
                          progress=False, **kw)
     rq = minnet.tl.embed(model, task.rna[~tr], "rna", layer=task.layer)
     oq = minnet.tl.embed(model, task.other[~tr], task.modality, layer=task.layer)
+    return (rq, oq, model) if return_model else (rq, oq)
+
+
+def run_minnet(task: Task, seed: int = 0, **kw) -> tuple[dict, float, float]:
+    """Train on the task's training batches and evaluate on the held-out cells."""
+    t0 = time.perf_counter()
+    rq, oq = fit_embed_minnet(task, seed=seed, **kw)
     res = evaluate_pair(rq, oq)
     return res, time.perf_counter() - t0, peak_rss_mb()
 

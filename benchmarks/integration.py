@@ -1,0 +1,177 @@
+"""Comparative benchmark: MinNet vs Seurat v4, GLUE, uniPort and a PCA baseline, same inputs.
+
+    bash benchmarks/setup_peers.sh                       # once: the peers' own environment
+    .venv/bin/python benchmarks/integration.py --quick   # ~15 min on 2 cores
+    .venv/bin/python benchmarks/integration.py           # the full run
+
+Protocol (the MinNet paper's): MinNet trains on the training batches of each task (paired
+cells), then embeds the held-out batches' RNA and other modality separately, as unpaired data.
+The peers get the same held-out cells, unpaired: the other modality's rows are shuffled,
+renamed and unlabelled (``_runner.export_task``); no method sees the pairing of held-out cells,
+which is used only to score. RNA is the labelled reference of every label transfer.
+
+Tasks: the simulator (``minnet.datasets.simulate_multiome``, 4 batches, closely related cell
+types in pairs; train on batch0–1, hold out batch2–3) with mild and strong batch effects, and
+the BMMC multiome and CITE-seq starters in ``../shared/data`` when present (train s1d1, hold
+out s1d2). GLUE has no protein mode, so it skips CITE-seq.
+
+Every method runs in its own single-threaded subprocess (wall time and peak RSS are its own);
+stochastic methods run with every seed in ``--seeds``; every embedding is scored in this
+process with ``minnet.metrics`` (``_scoring.score``).
+
+Writes ``benchmarks/results/integration[_quick].csv`` (one row per task × method × seed),
+``integration[_quick]_summary.csv`` (mean, sd, min, max), figures under
+``benchmarks/results/figures/`` and the tables of ``BENCHMARKS.md`` (between its markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import task_by_name  # noqa: E402
+from _report import (  # noqa: E402
+    machine_info,
+    public_args,
+    summarise,
+    update_benchmarks_md,
+    write_figures,
+)
+from _runner import TaskSpec, default_methods, export_task, peer_versions, run_method  # noqa: E402
+from _scoring import score  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ALL_TASKS = "sim_mild,sim_strong,bmmc_multiome,bmmc_cite"
+log = logging.getLogger("benchmarks.integration")
+
+
+def task_specs(names: list[str], n_cells: int, data_seed: int) -> list[TaskSpec]:
+    """Simulated tasks get ``n_cells`` and 4 batches; the starters keep their own cells."""
+    return [TaskSpec(n, n_cells, 4, data_seed) if n.startswith("sim") else TaskSpec(n)
+            for n in names]
+
+
+def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: float) -> list[dict]:
+    """Every method (and seed) on one task; one row each, with metrics or the error."""
+    task = task_by_name(spec.name, spec.n_cells, spec.data_seed, spec.n_batches)
+    if task is None:
+        log.warning("%s: data not found, skipped", spec.name)
+        return []
+    held = ~task.is_train
+    labels = task.rna.obs["cell_type"].astype(str).to_numpy()[held]
+    batches = task.rna.obs["batch"].astype(str).to_numpy()[held]
+    data = work / "data" / spec.name
+    t0 = time.perf_counter()
+    export_task(task, spec, data)
+    log.info("%s: exported %d held-out cells in %.1f s", spec.name, held.sum(),
+             time.perf_counter() - t0)
+    base = {"task": spec.name, "modality": task.modality, "train_cells": int(task.is_train.sum()),
+            "heldout_cells": int(held.sum()),
+            "heldout_batches": ",".join(sorted(set(batches)))}
+    rows = []
+    for method in methods:
+        row0 = {**base, "method": method.name}
+        if task.modality not in method.modalities:
+            rows.append({**row0, "seed": np.nan, "status": "n/a",
+                         "error": f"{method.name} has no {task.modality.upper()} mode"})
+            continue
+        ok, why = method.available()
+        if not ok:
+            rows.append({**row0, "seed": np.nan, "status": "not run", "error": why})
+            continue
+        for seed in (seeds if method.stochastic else seeds[:1])[: method.max_seeds]:
+            r = run_method(method, spec, data, seed, work, timeout)
+            row = {**row0, "seed": seed, "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"]}
+            if "error" in r:
+                log.warning("%s %s seed %d: %s", spec.name, method.name, seed, r["error"])
+                rows.append({**row, "status": "failed", "error": r["error"]})
+                continue
+            res = r["result"]
+            info = res["info"]
+            metrics = score(res["z_rna"], res["z_other"], labels, batches, res["pred_other"])
+            rows.append({**row, "status": "ok", "compute_s": info.get("seconds"),
+                         "version": info.get("version"), "settings": info.get("settings"),
+                         "dims": res["z_rna"].shape[1], **metrics})
+            log.info("%s %s seed %d: FOSCTTM %.3f, transfer %.3f, %.0f s, %.0f MB", spec.name,
+                     method.name, seed, metrics["FOSCTTM (lower is better)"],
+                     metrics["label transfer accuracy"], r["wall_s"], r["peak_rss_mb"])
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="2,000 simulated cells, seeds 0,1, peers' epochs capped (~15 min)")
+    p.add_argument("--tasks", default=ALL_TASKS)
+    p.add_argument("--methods", default=None, help="comma-separated subset (default: all)")
+    p.add_argument("--seeds", default=None, help="default 0,1,2 (quick: 0,1)")
+    p.add_argument("--n-cells", type=int, default=None,
+                   help="simulated cells per task, half held out (default 4000; quick 2000)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the simulated data")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds per method run (default 1800; full run 7200)")
+    p.add_argument("--out-dir", type=Path, default=RESULTS)
+    p.add_argument("--benchmarks-md", type=Path,
+                   default=Path(__file__).resolve().parents[1] / "BENCHMARKS.md")
+    p.add_argument("--no-md", action="store_true", help="do not touch BENCHMARKS.md")
+    p.add_argument("--work", type=Path, default=None, help="scratch folder (default: temporary)")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("minnet").setLevel(logging.WARNING)
+
+    seeds = [int(s) for s in (args.seeds or ("0,1" if args.quick else "0,1,2")).split(",")]
+    n_cells = args.n_cells or (2000 if args.quick else 4000)
+    methods = default_methods(args.quick)
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(",")]
+        methods = [m for m in methods if m.name in wanted]
+    specs = task_specs(args.tasks.split(","), n_cells, args.data_seed)
+    work = args.work or Path(tempfile.mkdtemp(prefix="minnet_integration_"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.now()
+    t0 = time.perf_counter()
+    rows: list[dict] = []
+    try:
+        for spec in specs:
+            task_rows = run_task(spec, methods, seeds, work,
+                                 args.timeout or (1800 if args.quick else 7200))
+            rows += task_rows
+            if task_rows:
+                print(summarise(pd.DataFrame(task_rows)).to_string(), flush=True)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    total = time.perf_counter() - t0
+
+    name = "integration_quick" if args.quick else "integration"
+    runs = pd.DataFrame(rows)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(args.out_dir / f"{name}.csv", index=False)
+    summary = summarise(runs, wide=False)
+    summary.to_csv(args.out_dir / f"{name}_summary.csv", index=False)
+    figures = write_figures(runs, args.out_dir / "figures", name)
+    meta = {"mode": "quick" if args.quick else "full", "seeds": seeds, "n_cells": n_cells,
+            "started": started.isoformat(timespec="seconds"), "total_s": total,
+            "command": " ".join(["python", "benchmarks/integration.py", *public_args()]),
+            "machine": machine_info(), "peers": peer_versions()}
+    if not args.no_md:
+        update_benchmarks_md(args.benchmarks_md, name, runs, meta, figures)
+    print(summarise(runs).to_string())
+    print(f"\n{len(runs)} rows, {total / 60:.1f} min; wrote {args.out_dir / (name + '.csv')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Light checks of the comparative benchmark's helpers (benchmarks/integration.py and peers/)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH / "peers"))
+
+exchange = pytest.importorskip("exchange")
+
+
+def test_exchange_roundtrip_hides_pairing(tmp_path):
+    from _common import Task
+    from _runner import TaskSpec, export_task
+
+    import minnet
+
+    sim = minnet.datasets.simulate_multiome(n_cells=120, n_genes=50, n_batches=3, seed=1)
+    task = Task("sim_strong", sim.rna, sim.atac, "atac", sim.annotation, ["batch0", "batch1"])
+    perm = export_task(task, TaskSpec("sim_strong", 120, 3), tmp_path / "t")
+    inp = exchange.read_inputs(tmp_path / "t")
+    held = ~task.is_train
+    assert inp["modality"] == "atac" and inp["rna"].n_obs == held.sum()
+    assert "cell_type" not in inp["other"].obs.columns  # the query is unlabelled
+    assert not set(inp["rna"].obs_names) & set(inp["other"].obs_names)
+    # exchange row j of the other modality is held-out cell perm[j]
+    want = sp.csr_matrix(task.other[held].X)[perm].toarray()
+    np.testing.assert_array_equal(inp["other"].X.toarray(), want)
+    assert inp["activity"].n_obs == inp["other"].n_obs
+    assert {"gene_name", "chrom", "tss", "strand"} <= set(inp["annotation"].columns)
+
+
+def test_result_roundtrip(tmp_path):
+    z1, z2 = np.arange(6.0).reshape(3, 2), -np.arange(6.0).reshape(3, 2)
+    exchange.write_result(tmp_path, z1, z2, {"method": "x", "row_order": "task"},
+                          pd.DataFrame({"cell": list("abc"), "predicted": list("xyz")}))
+    res = exchange.read_result(tmp_path)
+    np.testing.assert_array_equal(res["z_rna"], z1)
+    np.testing.assert_array_equal(res["z_other"], z2)
+    assert res["info"]["method"] == "x" and list(res["pred_other"]["predicted"]) == list("xyz")
+
+
+def test_score_perfect_and_shuffled():
+    from _scoring import FOSCTTM, OWN_ACC, score
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b", "c"], 40)
+    centres = {"a": 0.0, "b": 10.0, "c": 20.0}
+    z = np.stack([[centres[x], 0.0] for x in labels]) + rng.normal(0, 1, (120, 2))
+    batches = np.tile(["b1", "b2"], 60)
+    good = score(z, z + 0.01, labels, batches, own_pred=labels)
+    assert good[FOSCTTM] < 0.05 and good["label transfer accuracy"] == 1.0
+    assert good[OWN_ACC] == 1.0 and good["ARI max"] > 0.9
+    bad = score(z, z[rng.permutation(120)], labels, batches)
+    assert bad[FOSCTTM] > 0.3
+    assert np.isnan(score(z, z, labels, np.repeat("b1", 120))["batch mixing (1 - ASW)"])
+
+
+def test_glue_coordinates_and_schedule():
+    from run_glue import gene_coordinates, peak_coordinates, schedule
+
+    ann = pd.DataFrame({"gene_name": ["A", "B"], "chrom": ["chr1", "chr2"], "tss": [100, 500],
+                        "strand": ["+", "-"]})
+    c = gene_coordinates(pd.Index(["A", "B", "C"]), ann)
+    assert c.loc["A", "chromStart"] == 99 and c.loc["A", "chromEnd"] == 100
+    assert c["chrom"].isna().tolist() == [False, False, True]
+    ann["end"] = [900, 200]
+    c = gene_coordinates(pd.Index(["B"]), ann)
+    assert (c.loc["B", "chromStart"], c.loc["B", "chromEnd"]) == (199, 500)
+    p = peak_coordinates(pd.Index(["chr1-10-20", "chrX-5-9"]))
+    assert p["chromStart"].tolist() == [10, 5] and p["chrom"].tolist() == ["chr1", "chrX"]
+    assert schedule(1000, None) == {}
+    s = schedule(1280, 900)  # 9 mini-batches per epoch → 100 epochs
+    assert s["max_epochs"] == 100 and s["align_burnin"] == 16
+
+
+def test_replace_section(tmp_path):
+    from _report import replace_section
+
+    md = tmp_path / "B.md"
+    md.write_text("# B\n\nhand-written\n")
+    replace_section(md, "x", "one")
+    replace_section(md, "x", "two")
+    text = md.read_text()
+    assert "hand-written" in text and "two" in text and "one" not in text
+    assert text.count("<!-- x:begin -->") == 1
