@@ -15,27 +15,14 @@ import scipy.sparse as sp
 from anndata import AnnData
 from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, check_finite_nonnegative, get_matrix, logger
+from .._utils import MinNetInputError, check_finite_nonnegative, get_matrix, get_rep, logger
 
 __all__ = ["smooth", "knn_connectivity"]
 
 
 def _embedding(adata: AnnData, use_rep: str, what: str = "adata") -> np.ndarray:
-    if not isinstance(adata, AnnData):
-        raise MinNetInputError(f"{what} must be an AnnData object, got {type(adata).__name__}.")
-    if use_rep not in adata.obsm:
-        raise MinNetInputError(
-            f"{what}.obsm has no {use_rep!r}; available: {list(adata.obsm)}. Embed the cells "
-            "first with minnet.tl.embed(model, adata, modality)."
-        )
-    x = np.asarray(adata.obsm[use_rep], dtype=np.float32)
-    if x.ndim != 2 or x.shape[0] != adata.n_obs:
-        raise MinNetInputError(
-            f"{what}.obsm[{use_rep!r}] must be a cells x dimensions matrix, got shape {x.shape}."
-        )
-    if not np.all(np.isfinite(x)):
-        raise MinNetInputError(f"{what}.obsm[{use_rep!r}] contains NaN or infinite values.")
-    return x
+    """The validated co-embedding (:func:`minnet._utils.get_rep`) as float32."""
+    return get_rep(adata, use_rep, what).astype(np.float32)
 
 
 def knn_connectivity(
