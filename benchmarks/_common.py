@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 import minnet
-from minnet.demo import evaluate_pair
+from minnet.metrics import evaluate_pair
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

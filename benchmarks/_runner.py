@@ -115,8 +115,9 @@ def export_task(task, spec: TaskSpec, folder: Path, seed: int = 0) -> np.ndarray
     other_obs = pd.DataFrame({"cell": [f"other_{j:06d}" for j in range(other.n_obs)]})
     activity = activity_features = ann = None
     if task.modality == "atac":
+        # Signac's GeneActivity (window sum), as the Seurat vignette and uniPort use it
         act = minnet.pp.gene_activity(other, task.annotation, upstream=2000, gene_body=True,
-                                      layer=layer)
+                                      layer=layer, distance=0)
         activity, activity_features = act.X, act.var_names
         cols = [c for c in ("gene_name", "chrom", "tss", "strand", "end")
                 if c in task.annotation.columns]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 import minnet
-from minnet.demo import evaluate_pair
+from minnet.metrics import evaluate_pair
 
 FOSCTTM = "FOSCTTM (lower is better)"
 METRICS = {  # column → short name in tables and figures (↓: lower is better)

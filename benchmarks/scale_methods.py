@@ -76,7 +76,8 @@ def measure(n: int, methods, work: Path, timeout: float, on_row=None) -> list[di
         else:
             res = r["result"]
             row.update(status="ok", compute_s=res["info"].get("seconds"),
-                       version=res["info"].get("version"))
+                       version=res["info"].get("version"),
+                       epochs=res["info"].get("epochs"))  # MinNet: early stopping varies it
             if held.sum() <= 25_000:
                 row["foscttm"] = minnet.metrics.foscttm(res["z_rna"], res["z_other"])
             rows.append(row)
@@ -100,8 +101,11 @@ def markdown(df: pd.DataFrame) -> str:
         return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:,.{d}f}"
 
     for _, r in df.iterrows():
+        options = r["options"]
+        if pd.notna(r.get("epochs", np.nan)):  # MinNet stops early: the epochs it ran
+            options += f" ({int(r['epochs'])} epochs)"
         lines.append(f"| {r['cells']:,} ({r['train_cells']:,} / {r['heldout_cells']:,}) | "
-                     f"{r['method']} | {r['options']} | {r['status']} | {f(r.get('wall_s'))} | "
+                     f"{r['method']} | {options} | {r['status']} | {f(r.get('wall_s'))} | "
                      f"{f(r.get('compute_s'))} | {f(r.get('peak_rss_mb'))} | "
                      f"{f(r.get('foscttm'), 3)} |")
     return "\n".join(lines)
@@ -145,6 +149,8 @@ def main() -> None:
                    default=Path(__file__).resolve().parents[1] / "BENCHMARKS.md")
     p.add_argument("--no-md", action="store_true")
     p.add_argument("--work", type=Path, default=None)
+    p.add_argument("--fresh", action="store_true",
+                   help="start a new table instead of adding to scale_methods.csv")
     p.add_argument("--from-csv", action="store_true",
                    help="only rewrite the Markdown and figure from scale_methods.csv")
     args = p.parse_args()
@@ -160,7 +166,7 @@ def main() -> None:
         wanted = [m.strip() for m in args.methods.split(",")]
         methods = [m for m in methods if m.name in wanted]
     if args.from_csv:
-        report(pd.read_csv(args.out_dir / "scale_methods.csv"), args)
+        report(merged_table(pd.read_csv(args.out_dir / "scale_methods.csv"), pd.DataFrame()), args)
         return
     work = args.work or Path(tempfile.mkdtemp(prefix="minnet_scale_methods_"))
     rows: list[dict] = []
@@ -169,9 +175,13 @@ def main() -> None:
     csv = args.out_dir / "scale_methods.csv"
     command = " ".join(["python benchmarks/scale_methods.py", *public_args()])
 
+    # Rows of earlier runs stay unless this run measures the same size and method again, so
+    # sizes and methods can be run in separate calls (each run is up to 30 min).
+    earlier = pd.read_csv(csv) if csv.is_file() and not args.fresh else pd.DataFrame()
+
     def save(row: dict) -> None:  # one row at a time: an interrupted run keeps what it measured
         rows.append({**row, "started": STARTED, "command": command})
-        pd.DataFrame(rows).to_csv(csv, index=False)
+        merged_table(earlier, pd.DataFrame(rows)).to_csv(csv, index=False)
 
     try:
         for n in map(int, args.sizes.split(",")):
@@ -181,7 +191,22 @@ def main() -> None:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     log.info("done in %.1f min", (time.perf_counter() - t0) / 60)
-    report(pd.DataFrame(rows), args)
+    report(merged_table(earlier, pd.DataFrame(rows)), args)
+
+
+def merged_table(earlier: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` rows replace ``earlier`` ones of the same size and method; sorted by size."""
+    key = ["cells", "method"]
+    if earlier.empty or new.empty:
+        both = (new if earlier.empty else earlier).copy()
+    else:
+        done = pd.MultiIndex.from_frame(new[key])
+        kept = earlier[~pd.MultiIndex.from_frame(earlier[key]).isin(done)]
+        both = pd.concat([kept, new], ignore_index=True)
+    order = {"MinNet": 0, "PCA baseline": 1, "Seurat v4": 2, "GLUE": 3, "uniPort": 4}
+    both["_rank"] = both["method"].map(order).fillna(len(order))
+    both = both.sort_values(["cells", "_rank"], kind="stable").drop(columns="_rank")
+    return both.reset_index(drop=True)
 
 
 def report(df: pd.DataFrame, args) -> None:

@@ -6,6 +6,9 @@ averaged over tasks and seeds. Tasks: the simulator (mild and strong batch effec
 CITE-seq) and the CITE-seq starter when ../shared/data is present.
 
     python benchmarks/sweep.py --grid margin=1,2,3,5 --grid lr=1e-3,3e-4 --seeds 0,1
+    python benchmarks/sweep.py --grid gene_activity_kwds.distance=0,50000 --tasks sim_mild
+
+A dotted key (``gene_activity_kwds.distance``) sets one entry of a dict argument.
 
 Writes ``benchmarks/results/sweep.csv`` (one row per setting × task × seed) and prints the
 settings ranked by mean FOSCTTM.
@@ -33,6 +36,18 @@ def _value(text: str):
         return text
 
 
+def _nested(setting: dict) -> dict:
+    """``{"a.b": 1}`` → ``{"a": {"b": 1}}``: dotted keys set entries of dict arguments."""
+    params: dict = {}
+    for key, value in setting.items():
+        if "." in key:
+            outer, inner = key.split(".", 1)
+            params.setdefault(outer, {})[inner] = value
+        else:
+            params[key] = value
+    return params
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--grid", action="append", default=[],
@@ -51,13 +66,16 @@ def main() -> None:
     tasks = [simulated_task(b) for b in ("mild", "strong") if f"sim_{b}" in wanted]
     tasks += [simulated_cite_task("strong")] if "simcite_strong" in wanted else []
     tasks += [t for t in starter_tasks() if t.name in wanted]
+    if not tasks:
+        raise SystemExit(f"none of the tasks {wanted} is available")
     rows = []
     for combo in itertools.product(*values) if keys else [()]:
-        params = dict(zip(keys, combo, strict=True))
+        setting = dict(zip(keys, combo, strict=True))
+        params = _nested(setting)
         for task in tasks:
             for seed in map(int, args.seeds.split(",")):
                 res, secs, _ = run_minnet(task, seed=seed, **params)
-                rows.append({"setting": " ".join(f"{k}={v}" for k, v in params.items()) or
+                rows.append({"setting": " ".join(f"{k}={v}" for k, v in setting.items()) or
                              "defaults", "task": task.name, "seed": seed, **res, "seconds": secs})
                 print(rows[-1], flush=True)
     df = pd.DataFrame(rows)

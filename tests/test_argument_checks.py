@@ -65,6 +65,8 @@ def test_neighbour_counts_checked_everywhere(embedded, k):
     ("seed", -3, "seed"),
     ("device", "tpu", "unknown device"),
     ("epochs", 0, "epochs"),
+    ("gene_activity_kwds", {"window": 10}, "unknown keys"),
+    ("gene_activity_kwds", [("distance", 10)], "must be a dict"),
 ])
 def test_training_hyperparameters_checked_before_work(sim, name, value, match):
     rna, atac = sim.rna[:60], sim.atac[:60]

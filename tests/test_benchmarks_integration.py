@@ -92,3 +92,24 @@ def test_replace_section(tmp_path):
     text = md.read_text()
     assert "hand-written" in text and "two" in text and "one" not in text
     assert text.count("<!-- x:begin -->") == 1
+
+
+def test_scale_table_merges_runs():
+    from scale_methods import markdown, merged_table
+
+    def rows(*items):
+        return pd.DataFrame([{"cells": c, "train_cells": c // 2, "heldout_cells": c // 2,
+                              "method": m, "options": "defaults", "status": "ok", "wall_s": w,
+                              "epochs": e} for c, m, w, e in items])
+
+    earlier = rows((10_000, "GLUE", 300.0, np.nan), (10_000, "MinNet", 90.0, 60),
+                   (50_000, "MinNet", 180.0, 30))
+    new = rows((50_000, "MinNet", 200.0, 24), (50_000, "uniPort", 100.0, np.nan))
+    table = merged_table(earlier, new)
+    # a re-measured size and method replaces the old row; others stay; MinNet first per size
+    assert table[["cells", "method"]].values.tolist() == [
+        [10_000, "MinNet"], [10_000, "GLUE"], [50_000, "MinNet"], [50_000, "uniPort"]]
+    assert table.loc[2, "wall_s"] == 200.0
+    text = markdown(table)
+    assert "defaults (24 epochs)" in text and "defaults (30 epochs)" not in text
+    assert merged_table(pd.DataFrame(), new).equals(merged_table(new, pd.DataFrame()))

@@ -80,7 +80,52 @@ def test_hand_made_sums(gene_body, mapping):
     assert out.var["n_peaks"].tolist() == [len(mapping[g]) for g in genes]
     assert out.var["gene_id"].tolist() == ["E1", "E2", "E3"]
     assert out.obs_names.tolist() == [f"cell{i}" for i in range(6)]
-    assert out.uns["minnet_gene_activity"] == {"upstream": 500, "gene_body": gene_body}
+    assert out.uns["minnet_gene_activity"] == {"upstream": 500, "gene_body": gene_body,
+                                               "distance": 0, "decay": 5000.0}
+
+
+def _brute_force_weights(distance: int, decay: float) -> dict[str, dict[int, float]]:
+    """Every gene × peak pair by hand: gap to the promoter + body window, weight exp(-gap/decay)."""
+    ann = _annotation()
+    out: dict[str, dict[int, float]] = {}
+    for _, g in ann.iterrows():
+        lo = min(g.tss, g.end)
+        hi = max(g.tss, g.end)
+        lo, hi = (min(lo, g.tss - 500), hi) if g.strand == "+" else (lo, max(hi, g.tss + 500))
+        for j, name in enumerate(PEAKS):
+            chrom, s, e = name.split("-")
+            if chrom != g.chrom:
+                continue
+            gap = max(0, lo - int(e), int(s) - hi)
+            if gap <= distance:
+                out.setdefault(g.gene_name, {})[j] = float(np.exp(-gap / decay))
+    return out
+
+
+def test_distance_weighted_sums_match_a_brute_force_count():
+    x = _counts()
+    out = gene_activity(_atac(x), _annotation(), upstream=500, distance=1000, decay=100)
+    weights = _brute_force_weights(1000, 100)
+    # gE (window 2601-3200) now gets peak 0 (ends at 2600, 1 bp away) and peak 6 (900 bp away)
+    assert weights["gE"] == pytest.approx({0: np.exp(-0.01), 6: np.exp(-9.0)})
+    assert out.var_names.tolist() == ["gA", "gB", "gC", "gE"]
+    for g in out.var_names:
+        expected = sum(x[:, j] * w for j, w in weights[g].items())
+        np.testing.assert_allclose(out[:, g].X.toarray().ravel(), expected, rtol=1e-5)
+    assert out.var.loc["gA", "n_peaks"] == 4  # peaks 0, 2, 4 overlap; peak 1 is 850 bp away
+    assert out.uns["minnet_gene_activity"]["distance"] == 1000
+
+
+def test_distance_zero_is_the_window_sum_and_decay_is_checked():
+    x = _counts()
+    plain = gene_activity(_atac(x), _annotation(), upstream=500)
+    again = gene_activity(_atac(x), _annotation(), upstream=500, distance=0, decay=1)
+    np.testing.assert_array_equal(plain.X.toarray(), again.X.toarray())
+    for bad in (0, -5, float("nan"), "far"):
+        with pytest.raises(MinNetInputError, match="decay must be a positive number"):
+            gene_activity(_atac(x), _annotation(), distance=100, decay=bad)
+    with pytest.raises(MinNetInputError, match="distance"):
+        gene_activity(_atac(x), _annotation(), distance=-1)
 
 
 def test_upstream_changes_promoter():

@@ -59,8 +59,11 @@ def test_auto_radius_holds_about_ball_size():
     row = dijkstra(g, directed=False, indices=17)
     within = (row < gd.radius).sum()
     assert 30 < within < 3000  # a neighbourhood, not the whole graph
-    small = GraphDistances(random_graph(100, 0), radius="auto", ball_size=300)
-    assert np.isinf(small.radius)  # small graphs: exact distances
+    g_small = random_graph(100, 0)
+    small = GraphDistances(g_small, radius="auto", ball_size=300)
+    # small graphs: exact distances (the radius lies beyond every finite one), never infinite
+    full = dijkstra(g_small, directed=False)
+    assert np.isfinite(small.radius) and small.radius >= full[np.isfinite(full)].max()
 
 
 def test_memory_is_not_quadratic():
@@ -98,3 +101,24 @@ def test_rna_graph_edge_lengths(sim):
     assert g.data.min() >= 0.01 - 1e-9 and g.data.max() <= 1.01 + 1e-9
     assert g.diagonal().sum() == 0
     assert g.nnz >= 300 * 9  # every cell keeps its neighbours
+
+
+def test_auto_radius_keeps_unreachable_pairs_finite_on_small_graphs():
+    # two separate paths of 5 cells each (edge length 1): pairs across them have no path
+    rows = [0, 1, 2, 3, 5, 6, 7, 8]
+    g = sp.coo_matrix((np.ones(8), (rows, [r + 1 for r in rows])), shape=(10, 10))
+    g = (g + g.T).tocsr()
+    dist = GraphDistances(g, radius="auto", seed=0)
+    assert np.isfinite(dist.radius) and dist.radius >= 4
+    within = dist.pair_distances(np.array([0, 5, 1]), np.array([4, 9, 3]))
+    np.testing.assert_allclose(within, [4.0, 4.0, 2.0])  # exact inside a component
+    across = dist.pair_distances(np.array([0, 4]), np.array([5, 9]))
+    assert np.all(across == dist.radius)  # saturated, not infinite
+
+
+def test_training_refuses_an_infinite_radius(sim):
+    import minnet
+
+    with pytest.raises(MinNetInputError, match="radius must be a finite number"):
+        minnet.train(sim.rna[:60], sim.atac[:60], modality="atac", annotation=sim.annotation,
+                     radius=np.inf, progress=False)

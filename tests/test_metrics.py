@@ -338,3 +338,38 @@ def test_label_transfer_errors():
         label_transfer_accuracy([], [])
     with pytest.raises(MinNetInputError, match="missing"):
         label_transfer_accuracy(["a", None], ["a", "b"])
+
+
+# --------------------------------------------------------------------------------------
+# evaluate_pair
+# --------------------------------------------------------------------------------------
+def _pair(z_rna, z_other, labels):
+    import anndata as ad
+
+    obs = pd.DataFrame({"cell_type": labels}, index=[f"c{i}" for i in range(len(labels))])
+    return (ad.AnnData(obs=obs.copy(), obsm={"X_minnet": z_rna}),
+            ad.AnnData(obs=obs.copy(), obsm={"X_minnet": z_other}))
+
+
+def test_evaluate_pair_scores_identical_embeddings_as_perfect():
+    from minnet.metrics import evaluate_pair
+
+    z, y = make_blobs(n_samples=120, centers=3, n_features=4, cluster_std=0.3, random_state=0)
+    rna, other = _pair(z, z + 1e-3, np.array(["a", "b", "c"])[y])
+    res = evaluate_pair(rna, other)
+    assert res["FOSCTTM (lower is better)"] == pytest.approx(0.0, abs=1e-9)
+    assert res["label transfer accuracy"] == 1.0
+    assert res["cell-type silhouette"] > 0.8
+    # shuffled partners: the true match is no longer closest
+    rna2, other2 = _pair(z, z[np.random.default_rng(0).permutation(120)], y.astype(str))
+    assert evaluate_pair(rna2, other2)["FOSCTTM (lower is better)"] > 0.2
+
+
+def test_evaluate_pair_needs_the_same_cells_in_order():
+    from minnet.metrics import evaluate_pair
+
+    z, y = make_blobs(n_samples=30, centers=2, n_features=3, random_state=0)
+    rna, other = _pair(z, z, y.astype(str))
+    other = other[::-1].copy()
+    with pytest.raises(MinNetInputError, match="same cells in the same order"):
+        evaluate_pair(rna, other)

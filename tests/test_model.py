@@ -119,6 +119,64 @@ def test_seed_determinism(small):
     assert not np.allclose(a, c)
 
 
+def test_gene_activity_settings_are_kept_for_query_peaks(sim, tmp_path, caplog):
+    kwds = {"distance": 30_000, "decay": 8_000}
+    rna, peaks = sim.rna[:300], sim.atac[:300]
+    model = _quick(rna, peaks, annotation=sim.annotation, gene_activity_kwds=kwds, seed=0)
+    assert model.config["gene_activity"] == {"upstream": 2000, "gene_body": True, **kwds}
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    loaded = minnet.load(path)
+    query = sim.atac[300:400]
+    from_peaks = loaded.embed(query, "atac")
+    # the same settings by hand: a fractional gene-activity object is accepted as raw activity
+    act = minnet.pp.gene_activity(query, sim.annotation, **kwds)
+    assert not np.allclose(act.X.data, np.round(act.X.data))
+    np.testing.assert_allclose(loaded.embed(act, "atac"), from_peaks, rtol=1e-5, atol=1e-5)
+    # other settings give other activity, hence another embedding
+    plain = minnet.pp.gene_activity(query, sim.annotation)
+    assert not np.allclose(loaded.embed(plain, "atac"), from_peaks, atol=1e-3)
+    assert "made another way" not in caplog.text
+    # activity from elsewhere (e.g. Signac) for a model that computed its own: a warning
+    elsewhere = ad.AnnData(X=act.X.copy(), obs=pd.DataFrame(index=act.obs_names),
+                           var=pd.DataFrame(index=act.var_names))
+    elsewhere.X.data = np.round(elsewhere.X.data)
+    loaded.embed(elsewhere, "atac")
+    assert "made another way" in caplog.text and "distance=30000" in caplog.text
+
+
+def test_gene_activity_values_do_not_depend_on_the_genes_computed(sim):
+    from minnet._inputs import modality_matrix
+    from minnet.train import DEFAULTS
+
+    params = DEFAULTS["gene_activity"]
+    full, names = modality_matrix(sim.atac[:200], "atac", None, False, sim.annotation, params, "a")
+    few = sim.annotation.iloc[::7]
+    part, part_names = modality_matrix(sim.atac[:200], "atac", None, False, few, params, "a")
+    cols = pd.Index(names).get_indexer(part_names)
+    assert len(part_names) > 10 and (cols >= 0).all()
+    np.testing.assert_allclose(part.toarray(), full[:, cols].toarray(), rtol=1e-5)
+
+
+def test_genes_chosen_on_a_sample_of_cells_for_large_data(sim, monkeypatch):
+    import sys
+
+    train_module = sys.modules["minnet.train"]  # `minnet.train` is also the function
+    rna, peaks = sim.rna[:400], sim.atac[:400]
+    kw = {"annotation": sim.annotation, "batch_key": "batch", "n_top_features": 150, "seed": 0}
+    whole = _quick(rna, peaks, **kw)
+    monkeypatch.setattr(train_module, "FEATURE_SELECTION_CELLS", 250)
+    sampled = _quick(rna, peaks, **kw)
+    assert sampled.summary["n_cells"] == whole.summary["n_cells"] == 400
+    chosen = set(sampled.features["atac"])
+    assert len(chosen) >= 140
+    # the sample is a large part of the cells, so most genes agree with the full choice
+    assert len(chosen & set(whole.features["atac"])) >= 0.7 * len(chosen)
+    assert set(sampled.annotation["gene_name"]) == chosen
+    z = sampled.embed(sim.atac[400:500], "atac")
+    assert z.shape == (100, 32) and np.isfinite(z).all()
+
+
 def test_reordered_pairs_are_aligned(small):
     rna, act = small
     perm = np.random.default_rng(0).permutation(act.n_obs)
@@ -289,6 +347,8 @@ def test_edited_metadata_is_refused(small_model, tmp_path):
         "wider_hidden": lambda m: m["config"].update(n_hidden=m["config"]["n_hidden"] * 2),
         "no_features": lambda m: m.pop("features"),
         "format_name": lambda m: m.update(format="something-else"),
+        "gene_activity_key": lambda m: m["config"].update(
+            gene_activity={"upstream": 2000, "command": "rm -rf /"}),
     }
     for name, fn in cases.items():
         bad = tmp_path / f"{name}.safetensors"

@@ -85,3 +85,55 @@ def test_query_class_missing_from_reference_warns(caplog):
     assert "absent from the reference" in caplog.text and "['Z']" in caplog.text
     assert set(out.obs["cell_type_pred"].astype(str)) <= {"A", "B"}
     pd.testing.assert_series_equal(out.obs["cell_type"], qry.obs["cell_type"])  # kept as is
+
+
+# ------------------------------------------------------------------ blend with the classifier
+@pytest.fixture(scope="module")
+def embedded_pair(small_model, sim, sim_split):
+    import minnet
+
+    held = ~sim_split
+    rna = minnet.tl.embed(small_model, sim.rna[held], "rna")
+    atac = minnet.tl.embed(small_model, sim.atac[held], "atac")
+    return rna, atac
+
+
+def test_blend_ends_are_the_vote_and_the_classifier(small_model, embedded_pair):
+    rna, atac = embedded_pair
+    vote = transfer_labels(rna, atac, "cell_type")
+    w0 = transfer_labels(rna, atac, "cell_type", model=small_model, modality="atac",
+                         head_weight=0.0)
+    assert (w0.obs["cell_type_pred"].astype(str) == vote.obs["cell_type_pred"].astype(str)).all()
+    np.testing.assert_allclose(w0.obs["cell_type_confidence"], vote.obs["cell_type_confidence"],
+                               rtol=1e-6)
+    w1 = transfer_labels(rna, atac, "cell_type", model=small_model, modality="atac",
+                         head_weight=1.0)
+    head = small_model.predict_labels(atac, "atac")
+    assert (w1.obs["cell_type_pred"].astype(str) == head["label"].astype(str)).all()
+    np.testing.assert_allclose(w1.obs["cell_type_confidence"], head["probability"], rtol=1e-5)
+    half = transfer_labels(rna, atac, "cell_type", model=small_model, modality="atac")
+    conf = half.obs["cell_type_confidence"].to_numpy()
+    assert ((conf > 0) & (conf <= 1 + 1e-6)).all()
+    # where vote and classifier agree, the blend agrees with both
+    agree = (vote.obs["cell_type_pred"].astype(str).to_numpy()
+             == head["label"].astype(str).to_numpy())
+    assert agree.any()
+    assert (half.obs["cell_type_pred"].astype(str).to_numpy()[agree]
+            == head["label"].astype(str).to_numpy()[agree]).all()
+    assert "cell_type_pred" not in atac.obs  # the caller's object is untouched
+
+
+def test_blend_errors(small_model, embedded_pair):
+    rna, atac = embedded_pair
+    with pytest.raises(MinNetInputError, match="needs modality="):
+        transfer_labels(rna, atac, "cell_type", model=small_model)
+    with pytest.raises(MinNetInputError, match="must be a MinNetModel"):
+        transfer_labels(rna, atac, "cell_type", model="model.safetensors", modality="atac")
+    with pytest.raises(MinNetInputError, match="head_weight must be a finite number"):
+        transfer_labels(rna, atac, "cell_type", model=small_model, modality="atac",
+                        head_weight=1.5)
+    other = rna.copy()
+    other.obs["cell_type"] = pd.Categorical(["x", "y"] * (other.n_obs // 2)
+                                            + ["x"] * (other.n_obs % 2))
+    with pytest.raises(MinNetInputError, match="the classifier cannot vote"):
+        transfer_labels(other, atac, "cell_type", model=small_model, modality="atac")

@@ -55,8 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     rna = minnet.tl.embed(model, rna, "rna")
     atac = minnet.tl.embed(model, atac, "atac")
 
-    # 5. Label transfer RNA -> ATAC with a confidence per cell (cell_type_pred/_confidence).
-    atac = minnet.tl.transfer_labels(rna, atac, label_key="cell_type")
+    # 5. Label transfer RNA -> ATAC with a confidence per cell (cell_type_pred/_confidence):
+    #    the vote of the nearest RNA cells, blended with the model's own classifier.
+    atac = minnet.tl.transfer_labels(rna, atac, label_key="cell_type", model=model,
+                                     modality="atac")
     pred = atac.obs["cell_type_pred"].astype(str).to_numpy()
     print(f"label transfer accuracy: {np.mean(truth == pred):.3f} "
           f"(mean confidence {atac.obs['cell_type_confidence'].mean():.3f})")

@@ -6,7 +6,8 @@ then embedding the held-out RNA and other modality separately (unpaired).
 
 Exactly ``benchmarks/_common.fit_embed_minnet`` (the call ``heldout.py`` and ``sweep.py`` use).
 Rows come out in the task's held-out order (``info["row_order"] = "task"``). ``pred_other.csv``
-holds the labels of MinNet's own classifier head for the held-out other-modality cells.
+holds MinNet's own labels for the held-out other-modality cells: ``tl.transfer_labels`` with
+the model (kNN vote of the held-out RNA blended with the classifier head).
 """
 
 from __future__ import annotations
@@ -35,14 +36,20 @@ def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, seed: int,
     t0 = time.perf_counter()
     rq, oq, model = fit_embed_minnet(task, seed=seed, return_model=True)
     secs = time.perf_counter() - t0
-    # MinNet's own labelling of the query cells: its classifier head (trained on the training
-    # batches' labels), reported beside the kNN transfer that every method gets.
-    held = task.other[~task.is_train]
-    own = model.predict_labels(held, task.modality, layer=task.layer)
-    pred = pd.DataFrame({"cell": held.obs_names, "predicted": own["label"].astype(str).to_numpy()})
+    # MinNet's own labelling of the query cells, reported beside the kNN transfer that every
+    # method gets: the package's transfer_labels with the model, i.e. the vote of the labelled
+    # held-out RNA blended with the classifier head (trained on the training batches' labels).
+    held = task.other[~task.is_train].copy()
+    held.obsm["X_minnet"] = oq.obsm["X_minnet"]
+    own = minnet.tl.transfer_labels(rq, held, "cell_type", model=model,
+                                    modality=task.modality, layer=task.layer)
+    pred = pd.DataFrame({"cell": held.obs_names,
+                         "predicted": own.obs["cell_type_pred"].astype(str).to_numpy()})
     write_result(out, rq.obsm["X_minnet"], oq.obsm["X_minnet"],
                  {"method": "MinNet", "version": minnet.__version__, "seconds": secs,
-                  "row_order": "task", "settings": "package defaults"}, pred)
+                  "row_order": "task", "settings": "package defaults",
+                  "epochs": model.summary.get("epochs_run"),
+                  "best_epoch": model.summary.get("best_epoch")}, pred)
 
 
 def main() -> None:

@@ -12,24 +12,6 @@ from .model import MinNetModel
 from .train import train
 
 
-def evaluate_pair(rna, other, label_key: str = "cell_type", use_rep: str = "X_minnet") -> dict:
-    """Metrics of a paired held-out set embedded as two unpaired objects (rows = same cells)."""
-    zx, zy = rna.obsm[use_rep], other.obsm[use_rep]
-    z = np.concatenate([zx, zy])
-    lab = np.concatenate([rna.obs[label_key].astype(str), other.obs[label_key].astype(str)])
-    mod = np.repeat(["rna", "other"], [len(zx), len(zy)])
-    pred = tl.transfer_labels(rna, other, label_key, use_rep=use_rep)
-    acc = metrics.label_transfer_accuracy(other.obs[label_key].astype(str),
-                                          pred.obs[f"{label_key}_pred"].astype(str))
-    return {
-        "FOSCTTM (lower is better)": metrics.foscttm(zx, zy),
-        "label transfer accuracy": acc["accuracy"],
-        "label transfer macro accuracy": acc["macro"],
-        "cell-type silhouette": metrics.silhouette_celltype(z, lab),
-        "modality mixing (1 - ASW)": metrics.silhouette_mixing(z, mod, lab),
-    }
-
-
 def run_demo(
     out: str | Path = "minnet-demo",
     n_cells: int = 3000,
@@ -59,7 +41,7 @@ def run_demo(
     # Held-out batch: its RNA and ATAC are treated as two unrelated (unpaired) objects.
     rna_q = tl.embed(model, sim.rna[~is_train], "rna")
     atac_q = tl.embed(model, sim.atac[~is_train], "atac")
-    results = evaluate_pair(rna_q, atac_q)
+    results = metrics.evaluate_pair(rna_q, atac_q)
     # Label the ATAC cells as a user would (their own labels are only used for scoring).
     atac_q = tl.transfer_labels(rna_q, atac_q, "cell_type")
     rna_q.write_h5ad(out / "rna_heldout_embedded.h5ad")

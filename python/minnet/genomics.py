@@ -545,3 +545,27 @@ def overlap_windows(peaks: pd.DataFrame, windows: pd.DataFrame) -> tuple[np.ndar
     peak_idx = order[pos[keep]]
     srt = np.lexsort((peak_idx, window_idx))
     return window_idx[srt].astype(np.int64), peak_idx[srt].astype(np.int64)
+
+
+def window_gaps(
+    peaks: pd.DataFrame, windows: pd.DataFrame, window_idx: np.ndarray, peak_idx: np.ndarray
+) -> np.ndarray:
+    """Base pairs between each (window, peak) pair's intervals; 0 where they overlap.
+
+    Parameters
+    ----------
+    peaks, windows
+        Columns ``start`` and ``end`` (closed intervals on the same chromosome per pair).
+    window_idx, peak_idx
+        Row positions of the pairs, e.g. from :func:`overlap_windows` on widened windows.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 gaps, ``max(0, window start - peak end, peak start - window end)``.
+    """
+    w_start = windows["start"].to_numpy(dtype=np.int64)[window_idx]
+    w_end = windows["end"].to_numpy(dtype=np.int64)[window_idx]
+    p_start = peaks["start"].to_numpy(dtype=np.int64)[peak_idx]
+    p_end = peaks["end"].to_numpy(dtype=np.int64)[peak_idx]
+    return np.maximum(0, np.maximum(w_start - p_end, p_start - w_end))

@@ -94,8 +94,10 @@ class GraphDistances:
         Symmetric sparse matrix of edge lengths (explicit entries are edges, all > 0).
     radius
         Distances are ``min(d, radius)``; ``"auto"`` picks the radius that holds about
-        ``ball_size`` cells around a typical cell (``inf`` when the graph has fewer cells),
-        ``np.inf`` makes every distance exact (unreachable pairs then get ``inf``).
+        ``ball_size`` cells around a typical cell (when the graph or its components are
+        smaller: twice the largest distance from a few sampled cells, so that distances within
+        a component stay exact and unreachable pairs get a finite value); ``np.inf`` makes
+        every distance exact (unreachable pairs then get ``inf``).
     ball_size
         Target number of cells within the radius for ``radius="auto"``.
     n_landmarks
@@ -137,16 +139,21 @@ class GraphDistances:
                     self.n, self.radius, 0 if self.landmark_dist is None else n_landmarks)
 
     def _estimate_radius(self, ball_size: int, rng: np.random.Generator) -> float:
-        if self.n <= ball_size:
-            return float("inf")
         sources = rng.choice(self.n, size=min(8, self.n), replace=False)
-        radii = []
+        radii, farthest = [], 0.0
         for s in sources:  # one row at a time: O(n) memory
             d = dijkstra(self.graph, directed=False, indices=int(s))
             d = d[np.isfinite(d)]
-            if d.size > ball_size:
+            farthest = max(farthest, float(d.max()))
+            if self.n > ball_size and d.size > ball_size:
                 radii.append(np.partition(d, ball_size)[ball_size])
-        return float(np.median(radii)) if radii else float("inf")
+        if radii:
+            return float(np.median(radii))
+        # Small graph (or only small components): distances within a component are exact up to
+        # twice the farthest distance seen (no path in a component is longer than twice a
+        # cell's eccentricity), and pairs in different components saturate there instead of
+        # being infinite, which would turn their margins, and the loss, into NaN.
+        return 2.0 * farthest if farthest > 0 else 1.0
 
     def pair_distances(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Return ``min(d(src[p], dst[p]), radius)`` for every pair ``p`` (float64)."""

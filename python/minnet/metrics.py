@@ -17,6 +17,8 @@ Metrics
     Adjusted Rand index of Leiden clusterings against labels over several resolutions.
 :func:`label_transfer_accuracy`
     Accuracy, macro recall and per-class recall of transferred labels.
+:func:`evaluate_pair`
+    The headline scores of a held-out paired set embedded as two unpaired objects.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "silhouette_mixing",
     "ari_over_resolutions",
     "label_transfer_accuracy",
+    "evaluate_pair",
 ]
 
 # Relative tolerance (w.r.t. the squared norms involved) below which two squared distances
@@ -592,4 +595,50 @@ def label_transfer_accuracy(
         "accuracy": float(correct.mean()),
         "macro": float(per_class.mean()),
         "per_class": per_class,
+    }
+
+
+def evaluate_pair(rna, other, label_key: str = "cell_type", use_rep: str = "X_minnet") -> dict:
+    """Headline scores of paired held-out cells embedded as two unpaired objects.
+
+    The paper's protocol: both modalities of held-out cells are embedded separately, then
+    scored knowing that row ``i`` of ``rna`` and row ``i`` of ``other`` are the same cell.
+
+    Parameters
+    ----------
+    rna, other
+        AnnData objects with the same cells in the same order, ``obsm[use_rep]`` and
+        ``obs[label_key]`` (not modified).
+    label_key
+        Cell-type column of both objects.
+    use_rep
+        ``obsm`` key of the co-embedding.
+
+    Returns
+    -------
+    dict
+        ``FOSCTTM (lower is better)``, ``label transfer accuracy`` and ``label transfer macro
+        accuracy`` (RNA → other with :func:`minnet.tl.transfer_labels`), ``cell-type
+        silhouette`` and ``modality mixing (1 - ASW)``.
+    """
+    from . import tl  # tl imports this module's helpers; import at call time
+
+    if rna.n_obs != other.n_obs or not np.array_equal(rna.obs_names, other.obs_names):
+        raise MinNetInputError(
+            "rna and other must hold the same cells in the same order (equal obs_names) to be "
+            "scored as a pair."
+        )
+    zx, zy = np.asarray(rna.obsm[use_rep]), np.asarray(other.obsm[use_rep])
+    z = np.concatenate([zx, zy])
+    lab = np.concatenate([rna.obs[label_key].astype(str), other.obs[label_key].astype(str)])
+    mod = np.repeat(["rna", "other"], [len(zx), len(zy)])
+    pred = tl.transfer_labels(rna, other, label_key, use_rep=use_rep)
+    acc = label_transfer_accuracy(other.obs[label_key].astype(str),
+                                  pred.obs[f"{label_key}_pred"].astype(str))
+    return {
+        "FOSCTTM (lower is better)": foscttm(zx, zy),
+        "label transfer accuracy": acc["accuracy"],
+        "label transfer macro accuracy": acc["macro"],
+        "cell-type silhouette": silhouette_celltype(z, lab),
+        "modality mixing (1 - ASW)": silhouette_mixing(z, mod, lab),
     }

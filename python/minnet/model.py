@@ -12,12 +12,12 @@ import torch
 from anndata import AnnData
 
 from . import __version__
-from ._inputs import check_anndata, modality_matrix
-from ._utils import MinNetInputError
+from ._inputs import check_anndata, looks_like_peaks, modality_matrix
+from ._utils import MinNetInputError, logger
 from .io import ModelFileError, read_model_file, write_model_file
 from .module import MinNetModule
 from .pp._features import align_features
-from .pp._normalize import check_modality
+from .pp._normalize import PEAK_TOTALS, check_modality
 from .pp._scale import Standardizer
 
 # Genes shared by the data and both training profiles needed before the modality check speaks.
@@ -150,6 +150,14 @@ class MinNetModel:
             annotation if annotation is not None else self.annotation,
             self.config.get("gene_activity"), what=f"{mod} data",
         )
+        if (mod == "atac" and self.config.get("atac_input") == "peaks"
+                and not looks_like_peaks(adata.var_names)
+                and PEAK_TOTALS not in adata.obs.columns):
+            logger.warning(
+                "this model computed gene activity from peaks itself (%s); the gene activity "
+                "given here was made another way, so its values differ. Pass the peaks, or "
+                "minnet.pp.gene_activity(peaks, annotation, **model.config['gene_activity']).",
+                ", ".join(f"{k}={v}" for k, v in (self.config.get("gene_activity") or {}).items()))
         x, _ = align_features(x, names, self.features[mod], f"{mod} data", min_overlap)
         if verify_modality:
             self._verify_modality(mod, x, names)
@@ -245,6 +253,20 @@ class MinNetModel:
                                 annotation, verify_modality)
         return self._forward(m, st, x, modality)[0]
 
+    def class_probabilities(
+        self,
+        adata: AnnData,
+        modality: str,
+        layer: str | None = None,
+        normalized: bool = False,
+        batch_key: str | None = None,
+        verify_modality: bool = True,
+    ) -> np.ndarray:
+        """The classifier's probabilities, cells × ``self.labels`` (rows sum to 1)."""
+        m, st, x = self.prepare(adata, modality, layer, normalized, batch_key,
+                                verify_modality=verify_modality)
+        return self._forward(m, st, x, modality)[1]
+
     def predict_labels(
         self,
         adata: AnnData,
@@ -255,9 +277,8 @@ class MinNetModel:
         verify_modality: bool = True,
     ) -> pd.DataFrame:
         """Cell types from the network's own classifier: columns ``label`` and ``probability``."""
-        m, st, x = self.prepare(adata, modality, layer, normalized, batch_key,
-                                verify_modality=verify_modality)
-        prob = self._forward(m, st, x, modality)[1]
+        prob = self.class_probabilities(adata, modality, layer, normalized, batch_key,
+                                        verify_modality)
         best = prob.argmax(axis=1)
         return pd.DataFrame(
             {"label": pd.Categorical(np.asarray(self.labels)[best], categories=self.labels),
@@ -299,6 +320,9 @@ class MinNetModel:
                 len(labels), int(config["n_hidden"]), int(config["n_latent"]),
             )
             module.load_state_dict(tensors, strict=True)
+            ga = config.get("gene_activity")
+            if ga is not None and not set(ga) <= {"upstream", "gene_body", "distance", "decay"}:
+                raise ValueError(f"unknown gene_activity settings {sorted(ga)}")
             means = meta.get("feature_means")
             if means is not None and any(len(means[k]) != len(features[k]) for k in modalities):
                 raise ValueError("feature_means do not match the features")

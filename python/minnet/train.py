@@ -16,7 +16,7 @@ from anndata import AnnData
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ._inputs import check_anndata, modality_matrix, obs_column
+from ._inputs import check_anndata, looks_like_peaks, modality_matrix, obs_column
 from ._utils import MinNetInputError, check_int, check_number, logger
 from .graph import build_rna_graph
 from .margins import GraphDistances
@@ -46,6 +46,8 @@ DEFAULTS = {
     "batch_correction": "combat",
     "n_top_features": 2000,
     "max_value": 10.0,
+    # peaks -> gene activity (minnet.pp.gene_activity); see benchmarks/results/sweep/README.md
+    "gene_activity": {"upstream": 2000, "gene_body": True, "distance": 100_000, "decay": 5000},
 }
 
 
@@ -142,6 +144,7 @@ def train(
     other_layer: str | None = None,
     normalized: bool = False,
     annotation: pd.DataFrame | str | None = None,
+    gene_activity_kwds: dict | None = None,
     features: Sequence[str] | None = None,
     other_features: Sequence[str] | None = None,
     n_top_features: int = DEFAULTS["n_top_features"],
@@ -194,6 +197,11 @@ def train(
     annotation
         Gene annotation (``gene_name, chrom, tss, strand``, optional ``end``; DataFrame or TSV
         path) to turn ATAC peaks into gene activity; stored in the model for embedding peaks.
+    gene_activity_kwds
+        Settings of :func:`minnet.pp.gene_activity` for ATAC peaks (``upstream``,
+        ``gene_body``, ``distance``, ``decay``); those not given keep MinNet's defaults
+        (``minnet.train.DEFAULTS["gene_activity"]``). Stored in the model, so query peaks are
+        summarised the same way.
     features, other_features
         Features to use in addition to the highly variable ones (all ADT proteins are used).
     n_top_features
@@ -284,16 +292,21 @@ def train(
         from .genomics import read_annotation
 
         annotation = read_annotation(annotation)
-    ga_params = {"upstream": 2000, "gene_body": True}
+    ga_params = _gene_activity_params(gene_activity_kwds)
     x, x_names = modality_matrix(rna, "rna", layer, normalized, None, None, "rna")
-    y, y_names = modality_matrix(other, mod, other_layer, normalized, annotation, ga_params, mod)
-
     x_feat = select_features(x, x_names, n_top_features, batches, features)
-    if mod == "adt":
-        y_feat = list(other_features) if other_features is not None else list(y_names)
-        y_feat = [f for f in y_feat if f in set(y_names)]
+    if (mod == "atac" and annotation is not None and not normalized
+            and looks_like_peaks(other.var_names)):
+        y, y_names, y_feat = _peak_activity(other, other_layer, annotation, ga_params,
+                                            n_top_features, batches, other_features, seed)
     else:
-        y_feat = select_features(y, y_names, n_top_features, batches, other_features)
+        y, y_names = modality_matrix(other, mod, other_layer, normalized, annotation, ga_params,
+                                     mod)
+        if mod == "adt":
+            y_feat = list(other_features) if other_features is not None else list(y_names)
+            y_feat = [f for f in y_feat if f in set(y_names)]
+        else:
+            y_feat = select_features(y, y_names, n_top_features, batches, other_features)
     x = x[:, pd.Index(x_names).get_indexer(x_feat)]
     y = y[:, pd.Index(y_names).get_indexer(y_feat)]
     logger.info("features: %d rna, %d %s", len(x_feat), len(y_feat), mod)
@@ -317,6 +330,8 @@ def train(
         "radius": data.distances.radius, "n_top_features": n_top_features,
         "max_value": max_value, "seed": seed, "label_key": label_key, "batch_key": batch_key,
         "gene_activity": ga_params if mod == "atac" else None,
+        "atac_input": ("peaks" if mod == "atac" and annotation is not None and not normalized
+                       and looks_like_peaks(other.var_names) else None),
     }
     ann = None
     if annotation is not None and mod == "atac":
@@ -358,6 +373,52 @@ def train(
                        summary_of(history, best, interrupted), ann, feature_means)
 
 
+# Distance-weighted gene activity is dense (a 100 kb window gives ~70 % of genes a non-zero
+# value in a typical cell): genes are chosen on at most this many cells, then computed for all.
+FEATURE_SELECTION_CELLS = 20_000
+
+
+def _peak_activity(other: AnnData, layer, annotation: pd.DataFrame, params: dict,
+                   n_top: int, batches, extra, seed: int):
+    """Gene activity of ATAC peaks, highly variable genes chosen on a sample of cells.
+
+    Size factors are each cell's total peak counts, so a gene's value does not depend on which
+    other genes were computed: the sample's choice applies unchanged to all cells.
+    """
+    n = other.n_obs
+    if n <= FEATURE_SELECTION_CELLS:
+        y, names = modality_matrix(other, "atac", layer, False, annotation, params, "atac")
+        return y, names, select_features(y, names, n_top, batches, extra)
+    sample = np.sort(np.random.default_rng(seed).choice(n, FEATURE_SELECTION_CELLS,
+                                                        replace=False))
+    ys, names = modality_matrix(other[sample], "atac", layer, False, annotation, params, "atac")
+    feat = select_features(ys, names, n_top, None if batches is None else batches[sample], extra)
+    del ys
+    logger.info("atac: %d genes chosen on %d of %d cells", len(feat), sample.size, n)
+    chosen = annotation[annotation["gene_name"].isin(set(feat))].reset_index(drop=True)
+    y, names = modality_matrix(other, "atac", layer, False, chosen, params, "atac")
+    # a gene seen in the sample is seen in all cells, so every chosen gene is there
+    return y, names, [f for f in feat if f in set(names)]
+
+
+def _gene_activity_params(kwds: dict | None) -> dict:
+    """MinNet's gene-activity settings updated with the user's; unknown keys are an error."""
+    params = dict(DEFAULTS["gene_activity"])
+    if kwds is None:
+        return params
+    if not isinstance(kwds, dict):
+        raise MinNetInputError(
+            f"gene_activity_kwds must be a dict, got {type(kwds).__name__}."
+        )
+    unknown = sorted(set(kwds) - set(params))
+    if unknown:
+        raise MinNetInputError(
+            f"gene_activity_kwds has unknown keys {unknown}; allowed: {sorted(params)}."
+        )
+    params.update(kwds)
+    return params
+
+
 def _check_hyperparameters(args: dict) -> None:
     """Clear errors for hyper-parameters torch would reject late or turn into NaN silently."""
     check_number(args["lr"], "lr", 0.0, low_open=True)
@@ -371,6 +432,9 @@ def _check_hyperparameters(args: dict) -> None:
     check_int(args["n_pcs"], "n_pcs", 2)
     check_int(args["n_top_features"], "n_top_features", 1)
     check_int(args["seed"], "seed", 0)
+    if not (isinstance(args["radius"], str) and args["radius"] == "auto"):
+        # an infinite radius would give cells in different graph components infinite margins
+        check_number(args["radius"], "radius", 0.0, low_open=True)
     if args["patience"] is not None:
         check_int(args["patience"], "patience", 1)
     if args["negatives"] not in ("between", "within", "both"):
@@ -478,6 +542,11 @@ def _fit(data: _Data, train_idx: np.ndarray, val_idx: np.ndarray, hp: dict, n_cl
                 score = rec["val_loss"]
             else:
                 score = rec["train_loss"]
+            if not np.isfinite(rec["train_loss"]):
+                raise FloatingPointError(
+                    f"training diverged at epoch {epoch}: the loss is {rec['train_loss']}. "
+                    "Lower lr (e.g. lr=1e-4), or check the inputs for extreme values."
+                )
             history.append(rec)
             if best is None or score < best["score"] - 1e-6 * abs(best["score"]):
                 best = {"score": score, **rec}

@@ -8,7 +8,7 @@
   "n_hidden", "n_latent", "margin", "contrastive_weight", "celltype_margin", "lr",
   "weight_decay", "batch_size", "negatives", "positive_fraction", "validation_fraction",
   "patience", "n_neighbors", "n_pcs", "batch_correction", "radius", "max_value", "device",
-  "n_threads", "checkpoint", "resume"
+  "n_threads", "checkpoint", "resume", "gene_activity_kwds"
 )
 .int_args <- c("n_top_features", "n_hidden", "n_latent", "batch_size", "patience",
                "n_neighbors", "n_pcs", "n_threads", "epochs", "seed")
@@ -136,7 +136,9 @@ print.MinNetModel <- function(x, ...) {
 #' @param ... Further arguments of the core's `minnet.train`, in R (`n.hidden`) or Python
 #'   (`n_hidden`) spelling, e.g. `n_hidden`, `margin`, `lr`, `batch_size`, `device`;
 #'   `checkpoint = "run.minnet"` keeps the best model so far in that file during training
-#'   (an interrupted run leaves it there) and `resume = TRUE` continues such a run.
+#'   (an interrupted run leaves it there) and `resume = TRUE` continues such a run;
+#'   `gene.activity.kwds = list(distance = 0)` changes how peaks become gene activity
+#'   (`upstream`, `gene_body`, `distance`, `decay` of `minnet.pp.gene_activity`).
 #'
 #' @return A `MinNetModel` handle wrapping the Python model, with fields `modalities`,
 #'   `features`, `labels`, `config`, `summary`, `history` (per-epoch losses) and `command`

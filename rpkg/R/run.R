@@ -50,6 +50,21 @@ RunMinNet <- function(object, model, assay = NULL, modality, reduction.name = "m
 .embed_matrix <- function(object, model, assay, modality, slot = "counts", batch = NULL,
                           verbose = TRUE) {
   modality <- .check_modality(modality)
+  input <- .model_input(object, model, assay, modality, slot, batch, verbose)
+  py <- .py_model(model)
+  if (verbose) {
+    message(sprintf("RunMinNet: embedding %d cells of assay '%s' as %s.",
+                    length(input$cells), assay, modality))
+  }
+  z <- .py_call(.bridge()$embed(py, input$adata, modality, identical(slot, "data"), batch),
+                "RunMinNet")
+  matrix(as.numeric(z), nrow = length(input$cells), dimnames = list(input$cells, NULL))
+}
+
+# One assay as the AnnData the model reads (`adata`) and its cell names (`cells`), after the
+# R-side checks (modality known to the model, features or peaks it can use).
+.model_input <- function(object, model, assay, modality, slot = "counts", batch = NULL,
+                         verbose = TRUE) {
   if (!modality %in% model$modalities) {
     .stopf("this model was trained on %s; it cannot embed modality '%s'.",
            paste(model$modalities, collapse = " + "), modality)
@@ -76,15 +91,7 @@ RunMinNet <- function(object, model, assay = NULL, modality, reduction.name = "m
   }
 
   .core()
-  py <- .py_model(model)
-  if (verbose) {
-    message(sprintf("RunMinNet: embedding %d cells of assay '%s' as %s.",
-                    length(pieces$obs_names), assay, modality))
-  }
-  adata <- .pieces_to_adata(pieces, batch)
-  z <- .py_call(.bridge()$embed(py, adata, modality, identical(slot, "data"), batch), "RunMinNet")
-  matrix(as.numeric(z), nrow = length(pieces$obs_names),
-         dimnames = list(pieces$obs_names, NULL))
+  list(adata = .pieces_to_adata(pieces, batch), cells = pieces$obs_names)
 }
 
 # Seurat turns '_' in feature names into '-' (e.g. ADT_CD3 -> ADT-CD3): map such names back
@@ -169,6 +176,11 @@ MinNetAddPredictions <- function(object, labels, scores, refdata = "celltype") {
 #' Results are stored as `predicted.<refdata>` and `predicted.<refdata>.score`, the names
 #' Seurat's `TransferData`/`MapQuery` use.
 #'
+#' With `model`, the vote is blended with the model's own cell-type classifier run on the
+#' query's `assay`: `(1 - head.weight) * vote + head.weight * classifier`, which labels
+#' held-out cells better than either alone when the reference is annotated like the training
+#' data.
+#'
 #' @param query Seurat object to label, with reduction `reduction` (from [RunMinNet()]).
 #' @param reference Labelled Seurat object with the same reduction.
 #' @param refdata Metadata column of `reference` to transfer.
@@ -176,6 +188,12 @@ MinNetAddPredictions <- function(object, labels, scores, refdata = "celltype") {
 #' @param k Reference neighbours voting for each query cell.
 #' @param min.confidence If given, cells whose score is below it are labelled `unassigned`.
 #' @param unassigned Label of low-confidence cells.
+#' @param model Optional `MinNetModel` (the one behind `reduction`) whose classifier votes too.
+#' @param assay With `model`: the query assay it reads (default: the default assay).
+#' @param modality With `model`: what `assay` holds, one of the model's modalities.
+#' @param slot With `model`: the slot of `assay` with raw counts (`"counts"`; the
+#'   classifier reads raw counts).
+#' @param head.weight With `model`: the classifier's share of the blend, in \[0, 1\].
 #'
 #' @return `query` with the two metadata columns added (and the command logged).
 #' @export
@@ -183,9 +201,14 @@ MinNetAddPredictions <- function(object, labels, scores, refdata = "celltype") {
 #' \dontrun{
 #' atac <- MinNetTransferLabels(atac, reference = rna, refdata = "celltype")
 #' table(atac$predicted.celltype)
+#' # blended with the model's classifier
+#' atac <- MinNetTransferLabels(atac, reference = rna, refdata = "celltype", model = model,
+#'                              assay = "peaks", modality = "atac")
 #' }
 MinNetTransferLabels <- function(query, reference, refdata = "celltype", reduction = "minnet",
-                                 k = 30, min.confidence = NULL, unassigned = "unassigned") {
+                                 k = 30, min.confidence = NULL, unassigned = "unassigned",
+                                 model = NULL, assay = NULL, modality = NULL, slot = "counts",
+                                 head.weight = 0.5) {
   .check_seurat(query, "query")
   .check_seurat(reference, "reference")
   .check_reduction(query, reduction, what = "query")
@@ -208,15 +231,42 @@ MinNetTransferLabels <- function(query, reference, refdata = "celltype", reducti
     .stopf("metadata column '%s' of reference has no labelled cells.", refdata)
   }
 
+  raw <- py_model <- NULL
+  if (!is.null(model)) {
+    .check_model(model)
+    if (is.null(modality)) {
+      .stopf("`model` needs `modality`: what assay '%s' holds, one of the model's modalities (%s).",
+             assay %||% SeuratObject::DefaultAssay(query),
+             paste(sprintf("'%s'", model$modalities), collapse = ", "))
+    }
+    if (!is.numeric(head.weight) || length(head.weight) != 1L || is.na(head.weight) ||
+        head.weight < 0 || head.weight > 1) {
+      .stopf("`head.weight` must be a number in [0, 1].")
+    }
+    if (!identical(slot, "counts")) {
+      .stopf("the classifier blend reads raw counts: use slot = 'counts' (got '%s').", slot)
+    }
+    assay <- assay %||% SeuratObject::DefaultAssay(query)
+    .check_assay(query, assay)
+    modality <- .check_modality(modality)
+    input <- .model_input(query, model, assay, modality, slot, NULL, FALSE)
+    if (!setequal(input$cells, rownames(qry))) {
+      .stopf("assay '%s' and reduction '%s' of query hold different cells.", assay, reduction)
+    }
+    raw <- input$adata
+    py_model <- .py_model(model)
+  }
+
   .core()
   res <- .py_call(.bridge()$transfer(
     .embedding_adata(ref, reference[[]], refdata), .embedding_adata(qry),
     refdata, as.integer(k), if (is.null(min.confidence)) NULL else as.numeric(min.confidence),
-    unassigned
+    unassigned, py_model, raw, modality, as.numeric(head.weight)
   ), "MinNetTransferLabels")
   labels <- as.character(unlist(res$label))
   scores <- as.numeric(res$score)
   names(labels) <- names(scores) <- rownames(qry)
   query <- .add_predictions(query, refdata, labels, scores)
+  if (!is.null(model)) model <- sprintf("<MinNetModel %s>", paste(model$modalities, collapse = "+"))
   SeuratObject::LogSeuratCommand(query)
 }

@@ -22,7 +22,13 @@ def check_modality(modality: str) -> str:
     return mod
 
 
-def log_normalize(counts: sp.spmatrix | np.ndarray, target_sum: float = 1e4) -> sp.csr_matrix:
+# obs column of pp.gene_activity's result: each cell's total peak counts (its size factor)
+PEAK_TOTALS = "minnet_peak_counts"
+
+
+def log_normalize(
+    counts: sp.spmatrix | np.ndarray, target_sum: float = 1e4, totals: np.ndarray | None = None
+) -> sp.csr_matrix:
     """Scale every cell to ``target_sum`` total counts and take ``log1p``.
 
     Parameters
@@ -31,13 +37,23 @@ def log_normalize(counts: sp.spmatrix | np.ndarray, target_sum: float = 1e4) -> 
         Cells × features raw counts.
     target_sum
         Total per cell after scaling (10,000 as in Seurat's ``LogNormalize``).
+    totals
+        Each cell's size factor; ``None``: its total over ``counts``. Gene activity passes the
+        cell's total peak counts, so the result does not depend on which genes were computed.
 
     Returns
     -------
     A new float32 CSR matrix; cells with no counts stay all-zero.
     """
     x = to_csr_float32(counts)
-    totals = np.asarray(x.sum(axis=1)).ravel()
+    if totals is None:
+        totals = np.asarray(x.sum(axis=1)).ravel()
+    else:
+        totals = np.asarray(totals, dtype=np.float64).ravel()
+        if totals.shape[0] != x.shape[0]:
+            raise MinNetInputError(
+                f"totals has {totals.shape[0]} values for {x.shape[0]} cells; pass one per cell."
+            )
     scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
     x = sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ x)
     np.log1p(x.data, out=x.data)
@@ -99,10 +115,16 @@ def normalized_matrix(
         check_finite_nonnegative(x, src, allow_negative=True)
         return x
     check_finite_nonnegative(x, src)
-    if not _is_integer_valued(x):
+    # distance-weighted gene activity (pp.gene_activity with distance > 0) is raw but fractional
+    weighted_activity = mod == "atac" and (
+        "minnet_gene_activity" in adata.uns or PEAK_TOTALS in adata.obs.columns)
+    if not weighted_activity and not _is_integer_valued(x):
         raise MinNetInputError(
             f"{src} holds non-integer values, so it does not look like raw counts. Pass the raw "
             "counts (e.g. layer='counts'), or set normalized=True if it is already "
             "log-normalised (RNA / gene activity) or CLR-normalised (ADT)."
         )
+    if mod == "atac" and PEAK_TOTALS in adata.obs.columns:
+        # as when MinNet computes gene activity itself: size factors from all peaks
+        return log_normalize(x, totals=adata.obs[PEAK_TOTALS].to_numpy())
     return clr_normalize(x) if mod == "adt" else log_normalize(x)

@@ -145,14 +145,25 @@ def embed(model, adata: AnnData, modality: str, normalized: bool, batch_key) -> 
 
 
 def transfer(reference: AnnData, query: AnnData, label_key, n_neighbors, min_confidence,
-             unassigned) -> dict:
-    """``minnet.tl.transfer_labels`` on ``obsm["X_minnet"]``; labels and confidences."""
+             unassigned, model=None, raw: AnnData | None = None, modality=None,
+             head_weight: float = 0.5) -> dict:
+    """``minnet.tl.transfer_labels`` on ``obsm["X_minnet"]``; labels and confidences.
+
+    With ``model``, ``raw`` holds the query cells' data of ``modality`` (any cell order): the
+    model's classifier is blended with the vote.
+    """
     import minnet
 
+    kw = {}
+    if model is not None:
+        raw = raw[query.obs_names].copy()  # the reduction's cell order
+        raw.obsm["X_minnet"] = np.asarray(query.obsm["X_minnet"])
+        query = raw
+        kw = {"model": model, "modality": str(modality), "head_weight": float(head_weight)}
     out = minnet.tl.transfer_labels(
         reference, query, str(label_key), use_rep="X_minnet", n_neighbors=int(n_neighbors),
         key_added="minnet", unassigned=str(unassigned),
-        min_confidence=None if min_confidence is None else float(min_confidence),
+        min_confidence=None if min_confidence is None else float(min_confidence), **kw,
     )
     return {
         "label": [str(v) for v in out.obs["minnet_pred"].astype(str).to_numpy()],
