@@ -195,8 +195,9 @@ def main() -> None:
 
 
 def merged_table(earlier: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """``new`` rows replace ``earlier`` ones of the same size and method; sorted by size."""
-    key = ["cells", "method"]
+    """``new`` rows replace ``earlier`` ones of the same size, method and options; sorted by
+    size, MinNet first."""
+    key = ["cells", "method", "options"]
     if earlier.empty or new.empty:
         both = (new if earlier.empty else earlier).copy()
     else:
