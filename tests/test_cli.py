@@ -47,6 +47,14 @@ def test_train_embed_transfer_files(sim, sim_split, tmp_path, capsys):
                  str(tmp_path / "act_q_emb.h5ad"), "--out", str(tmp_path / "lab.h5ad")]) == 0
     lab = ad.read_h5ad(tmp_path / "lab.h5ad")
     assert "cell_type_pred" in lab.obs and lab.obsm["X_minnet"].shape[1] == 32
+    # blended with the model's classifier; the classifier alone equals predict_labels
+    assert main(["-q", "transfer", "--reference", str(tmp_path / "rna_q_emb.h5ad"), "--query",
+                 str(tmp_path / "act_q_emb.h5ad"), "--model", str(model), "--modality", "atac",
+                 "--head-weight", "1", "--out", str(tmp_path / "lab2.h5ad")]) == 0
+    lab2 = ad.read_h5ad(tmp_path / "lab2.h5ad")
+    head = __import__("minnet").load(model).predict_labels(act[~tr], "atac")
+    assert (lab2.obs["cell_type_pred"].astype(str).to_numpy()
+            == head["label"].astype(str).to_numpy()).all()
     # links from the query's RNA and ATAC peaks, embedding both with the model first
     atac_q = sim.atac[~tr].copy()
     del atac_q.obs["cell_type"]  # labels come from the RNA by transfer

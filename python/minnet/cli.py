@@ -68,9 +68,15 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 def _cmd_transfer(args: argparse.Namespace) -> int:
     from .tl import transfer_labels
 
+    blend = {}
+    if args.model is not None:
+        from .model import load
+
+        blend = {"model": load(args.model), "modality": args.modality, "layer": args.layer,
+                 "head_weight": args.head_weight}
     out = transfer_labels(_read(args.reference), _read(args.query), args.label_key,
                           use_rep=args.use_rep, n_neighbors=args.n_neighbors,
-                          min_confidence=args.min_confidence)
+                          min_confidence=args.min_confidence, **blend)
     out.write_h5ad(args.out)
     acc = out.obs[f"{args.label_key}_confidence"].mean()
     print(f"Wrote {args.out}: obs[{args.label_key + '_pred'!r}], mean confidence {acc:.3f}")
@@ -169,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--use-rep", default="X_minnet")
     r.add_argument("--n-neighbors", type=int, default=30)
     r.add_argument("--min-confidence", type=float, default=None)
+    r.add_argument("--model", default=None,
+                   help="model file: blend the vote with its classifier on the query's raw data")
+    r.add_argument("--modality", default=None, choices=["rna", "atac", "adt"],
+                   help="with --model: what the query holds")
+    r.add_argument("--layer", default=None, help="with --model: query layer with raw counts")
+    r.add_argument("--head-weight", type=float, default=0.5,
+                   help="with --model: the classifier's share of the blend (0.5)")
     r.add_argument("--out", required=True)
     r.set_defaults(func=_cmd_transfer)
     lk = sub.add_parser("links", parents=[common], help="peak-gene links from RNA + ATAC h5ad",
