@@ -109,6 +109,18 @@ def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: flo
     return rows
 
 
+def with_earlier_rows(earlier: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` plus the ``earlier`` rows of (task, method, seed) that ``new`` does not have,
+    in task order, then method order as first seen."""
+    key = ["task", "method", "seed"]
+    done = pd.MultiIndex.from_frame(new[key].astype(str))
+    kept = earlier[~pd.MultiIndex.from_frame(earlier[key].astype(str)).isin(done)]
+    both = pd.concat([kept, new], ignore_index=True)
+    tasks = list(dict.fromkeys(both["task"]))
+    both["_t"] = both["task"].map({t: i for i, t in enumerate(tasks)})
+    return both.sort_values("_t", kind="stable").drop(columns="_t").reset_index(drop=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,6 +138,9 @@ def main() -> None:
     p.add_argument("--benchmarks-md", type=Path,
                    default=Path(__file__).resolve().parents[1] / "BENCHMARKS.md")
     p.add_argument("--no-md", action="store_true", help="do not touch BENCHMARKS.md")
+    p.add_argument("--add", action="store_true",
+                   help="keep the earlier rows of the CSV that this run does not re-measure "
+                   "(same task, method and seed), e.g. to add the peers to a full run")
     p.add_argument("--work", type=Path, default=None, help="scratch folder (default: temporary)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
@@ -158,6 +173,11 @@ def main() -> None:
 
     name = "integration_quick" if args.quick else "integration"
     runs = pd.DataFrame(rows)
+    csv = args.out_dir / f"{name}.csv"
+    command = " ".join(["python", "benchmarks/integration.py", *public_args()])
+    if args.add and csv.is_file():
+        runs = with_earlier_rows(pd.read_csv(csv), runs)
+        command += " (added to the rows of earlier runs)"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     runs.to_csv(args.out_dir / f"{name}.csv", index=False)
     summary = summarise(runs, wide=False)
@@ -165,7 +185,7 @@ def main() -> None:
     figures = write_figures(runs, args.out_dir / "figures", name)
     meta = {"mode": "quick" if args.quick else "full", "seeds": seeds, "n_cells": n_cells,
             "started": started.isoformat(timespec="seconds"), "total_s": total,
-            "command": " ".join(["python", "benchmarks/integration.py", *public_args()]),
+            "command": command,
             "machine": machine_info(), "peers": peer_versions()}
     if not args.no_md:
         update_benchmarks_md(args.benchmarks_md, name, runs, meta, figures)

@@ -113,3 +113,19 @@ def test_scale_table_merges_runs():
     text = markdown(table)
     assert "defaults (24 epochs)" in text and "defaults (30 epochs)" not in text
     assert merged_table(pd.DataFrame(), new).equals(merged_table(new, pd.DataFrame()))
+
+
+def test_integration_add_keeps_earlier_rows():
+    from integration import with_earlier_rows
+
+    def rows(*items):
+        return pd.DataFrame([{"task": t, "method": m, "seed": s, "FOSCTTM": f}
+                             for t, m, s, f in items])
+
+    earlier = rows(("sim_mild", "MinNet", 0, 0.1), ("sim_mild", "Seurat v4", 0, 0.2),
+                   ("bmmc_cite", "MinNet", 0, 0.3))
+    new = rows(("sim_mild", "GLUE", 0, 0.4), ("sim_mild", "MinNet", 0, 0.05))
+    both = with_earlier_rows(earlier, new)
+    assert len(both) == 4  # MinNet sim_mild seed 0 re-measured: replaced, not doubled
+    assert both.loc[(both.task == "sim_mild") & (both.method == "MinNet"), "FOSCTTM"].item() == 0.05
+    assert both["task"].tolist()[-1] == "bmmc_cite"  # tasks stay grouped
