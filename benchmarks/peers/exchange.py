@@ -128,3 +128,31 @@ def single_thread() -> None:
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover - every runner has torch
         pass
+
+
+def runner_args(doc: str, *, exchange: bool, seed_help: str | None = None,
+                iterations_help: str | None = None):
+    """The command line every runner shares, parsed; the runner is then kept on one thread.
+
+    ``exchange=True``: runners reading the driver's exchange folder (``--data --seed --out
+    --iterations``: GLUE, uniPort); ``False``: runners rebuilding the task in the project's
+    environment (``--task --n-cells --n-batches --data-seed --seed --out``: MinNet, baseline).
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    if exchange:
+        p.add_argument("--data", type=Path, required=True)
+    else:
+        p.add_argument("--task", required=True)
+        p.add_argument("--n-cells", type=int, default=3000)
+        p.add_argument("--n-batches", type=int, default=3)
+        p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--out", type=Path, required=True)
+    if exchange:
+        p.add_argument("--iterations", type=int, default=None, help=iterations_help)
+    args = p.parse_args()
+    single_thread()
+    return args

@@ -8,7 +8,6 @@ joint PCA (32 components). Deterministic; rows in the task's held-out order.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from exchange import single_thread, write_result  # noqa: E402
+from exchange import runner_args, write_result  # noqa: E402
 
 
 def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, out: Path) -> None:
@@ -36,15 +35,7 @@ def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, out: Path)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--task", required=True)
-    p.add_argument("--n-cells", type=int, default=3000)
-    p.add_argument("--n-batches", type=int, default=3)
-    p.add_argument("--data-seed", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0, help="unused: the baseline is deterministic")
-    p.add_argument("--out", type=Path, required=True)
-    a = p.parse_args()
-    single_thread()
+    a = runner_args(__doc__, exchange=False, seed_help="unused: the baseline is deterministic")
     run(a.task, a.n_cells, a.n_batches, a.data_seed, a.out)
 
 

@@ -15,7 +15,6 @@ GLUE has no protein mode: ATAC tasks only.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import logging
 import sys
@@ -28,7 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from exchange import read_inputs, single_thread, write_result  # noqa: E402
+from exchange import read_inputs, runner_args, write_result  # noqa: E402
 
 log = logging.getLogger("benchmarks.glue")
 
@@ -137,16 +136,10 @@ def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--iterations", type=int, default=None,
-                   help="iteration budget per stage (default: GLUE's automatic schedule)")
-    a = p.parse_args()
+    a = runner_args(__doc__, exchange=True,
+                    iterations_help="iteration budget per stage (default: GLUE's automatic "
+                    "schedule)")
     logging.basicConfig(level=logging.WARNING)
-    single_thread()
     run(a.data, a.seed, a.out, a.iterations)
 
 

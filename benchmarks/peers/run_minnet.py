@@ -12,7 +12,6 @@ the model (kNN vote of the held-out RNA blended with the classifier head).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pandas as pd  # noqa: E402
-from exchange import single_thread, write_result  # noqa: E402
+from exchange import runner_args, write_result  # noqa: E402
 
 
 def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, seed: int, out: Path) -> None:
@@ -53,15 +52,7 @@ def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, seed: int,
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--task", required=True)
-    p.add_argument("--n-cells", type=int, default=3000)
-    p.add_argument("--n-batches", type=int, default=3)
-    p.add_argument("--data-seed", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True)
-    a = p.parse_args()
-    single_thread()
+    a = runner_args(__doc__, exchange=False)
     run(a.task, a.n_cells, a.n_batches, a.data_seed, a.seed, a.out)
 
 

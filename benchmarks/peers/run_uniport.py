@@ -13,7 +13,6 @@ counts) → normalise → log → ``up.batch_scale``; each dataset's specific fe
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import logging
@@ -26,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from exchange import read_inputs, single_thread, write_result  # noqa: E402
+from exchange import read_inputs, runner_args, write_result  # noqa: E402
 
 log = logging.getLogger("benchmarks.uniport")
 
@@ -88,15 +87,8 @@ def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--iterations", type=int, default=None)
-    a = p.parse_args()
+    a = runner_args(__doc__, exchange=True)
     logging.basicConfig(level=logging.WARNING)
-    single_thread()
     run(a.data, a.seed, a.out, a.iterations)
 
 

@@ -9,7 +9,7 @@ from anndata import AnnData
 
 from ._utils import MinNetInputError, logger
 from .pp._features import check_unique_names
-from .pp._normalize import PEAK_TOTALS, log_normalize, normalized_matrix
+from .pp._normalize import normalized_matrix
 
 
 def check_anndata(adata, what: str) -> AnnData:
@@ -68,7 +68,8 @@ def modality_matrix(
         params = gene_activity_params or {}
         act = gene_activity(adata, annotation, layer=layer, **params)
         logger.info("%s: gene activity of %d genes from %d peaks", what, act.n_vars, adata.n_vars)
-        return log_normalize(act.X, totals=act.obs[PEAK_TOTALS].to_numpy()), act.var_names
+        # normalised like any gene activity from pp.gene_activity (peak-count size factors)
+        return normalized_matrix(act, "atac", what=what), act.var_names
     x = normalized_matrix(adata, modality, layer=layer, normalized=normalized, what=what)
     return x, adata.var_names
 

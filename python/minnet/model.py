@@ -17,6 +17,7 @@ from ._utils import MinNetInputError, logger
 from .io import ModelFileError, read_model_file, write_model_file
 from .module import MinNetModule
 from .pp._features import align_features
+from .pp._gene_activity import SETTINGS as GENE_ACTIVITY_SETTINGS
 from .pp._normalize import PEAK_TOTALS, check_modality
 from .pp._scale import Standardizer
 
@@ -321,7 +322,7 @@ class MinNetModel:
             )
             module.load_state_dict(tensors, strict=True)
             ga = config.get("gene_activity")
-            if ga is not None and not set(ga) <= {"upstream", "gene_body", "distance", "decay"}:
+            if ga is not None and not set(ga) <= set(GENE_ACTIVITY_SETTINGS):
                 raise ValueError(f"unknown gene_activity settings {sorted(ga)}")
             means = meta.get("feature_means")
             if means is not None and any(len(means[k]) != len(features[k]) for k in modalities):

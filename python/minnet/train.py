@@ -295,8 +295,9 @@ def train(
     ga_params = _gene_activity_params(gene_activity_kwds)
     x, x_names = modality_matrix(rna, "rna", layer, normalized, None, None, "rna")
     x_feat = select_features(x, x_names, n_top_features, batches, features)
-    if (mod == "atac" and annotation is not None and not normalized
-            and looks_like_peaks(other.var_names)):
+    from_peaks = (mod == "atac" and annotation is not None and not normalized
+                  and looks_like_peaks(other.var_names))
+    if from_peaks:
         y, y_names, y_feat = _peak_activity(other, other_layer, annotation, ga_params,
                                             n_top_features, batches, other_features, seed)
     else:
@@ -330,8 +331,7 @@ def train(
         "radius": data.distances.radius, "n_top_features": n_top_features,
         "max_value": max_value, "seed": seed, "label_key": label_key, "batch_key": batch_key,
         "gene_activity": ga_params if mod == "atac" else None,
-        "atac_input": ("peaks" if mod == "atac" and annotation is not None and not normalized
-                       and looks_like_peaks(other.var_names) else None),
+        "atac_input": "peaks" if from_peaks else None,
     }
     ann = None
     if annotation is not None and mod == "atac":

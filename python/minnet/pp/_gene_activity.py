@@ -25,6 +25,9 @@ from minnet.pp._normalize import PEAK_TOTALS
 
 __all__ = ["gene_activity"]
 
+# the settings a model stores for turning query peaks into gene activity
+SETTINGS = ("upstream", "gene_body", "distance", "decay")
+
 
 def _checked_counts(x: object, what: str) -> np.ndarray | sp.spmatrix:
     """Return ``x`` in memory (CSR/CSC or ndarray, not copied when possible), checking it holds
@@ -70,10 +73,11 @@ def gene_activity(
     """Summarise ATAC peak counts into a cells x genes activity matrix.
 
     For each gene the counts of all peaks overlapping its window are summed, like Signac's
-    ``GeneActivity`` (``distance=0``). With ``distance > 0``, peaks up to ``distance`` bp from the
-    window are added too, each weighted by ``exp(-gap / decay)`` (``gap``: bp between the peak
-    and the window), so distal regulatory peaks count for less the farther they lie, as in
-    ArchR's gene scores; this also gives activity to genes whose promoter has no peak. The window is the promoter, ``upstream`` bp upstream of the TSS
+    ``GeneActivity`` (``distance=0``). With ``distance > 0``, peaks up to ``distance`` bp from
+    the window are added too, each weighted by ``exp(-gap / decay)`` (``gap``: bp between the
+    peak and the window), so distal regulatory peaks count for less the farther they lie, as in
+    ArchR's gene scores; this also gives activity to genes whose promoter has no peak. The
+    window is the promoter, ``upstream`` bp upstream of the TSS
     (``[tss - upstream, tss]`` on ``'+'``, ``[tss, tss + upstream]`` on ``'-'``), plus the gene
     body ``[min(tss, end), max(tss, end)]`` when ``gene_body`` is true and the annotation has an
     ``end`` column (promoter only otherwise). Peaks are the closed intervals in their names
