@@ -22,6 +22,8 @@ METRICS = {  # column → short name in tables and figures (↓: lower is better
 }
 OWN_ACC = "own label transfer accuracy"
 OWN_MACRO = "own label transfer macro accuracy"
+# columns of the per-task reference points of label transfer (label_information)
+REFERENCE_PREFIX = "reference: "
 
 
 def score(z_rna: np.ndarray, z_other: np.ndarray, labels, batches, own_pred=None,
@@ -68,3 +70,58 @@ def score(z_rna: np.ndarray, z_other: np.ndarray, labels, batches, own_pred=None
         acc = minnet.metrics.label_transfer_accuracy(labels, np.asarray(own_pred).astype(str))
         res[OWN_ACC], res[OWN_MACRO] = acc["accuracy"], acc["macro"]
     return res
+
+
+def _own_space(x, modality: str, seed: int) -> np.ndarray:
+    """A cells × ≤30 space of one modality alone, computed from its raw counts the way its
+    field usually does: log-normalised PCA (RNA), TF-IDF + SVD without the depth component
+    (ATAC peaks), CLR + PCA (ADT)."""
+    import scipy.sparse as sp
+    from sklearn.decomposition import PCA, TruncatedSVD
+
+    x = sp.csr_matrix(x, dtype=np.float64)
+    depth = np.maximum(np.asarray(x.sum(axis=1)).ravel(), 1.0)
+    if modality == "atac":
+        idf = x.shape[0] / np.maximum(np.asarray((x > 0).sum(axis=0)).ravel(), 1.0)
+        t = sp.csr_matrix(sp.diags(1.0 / depth) @ x @ sp.diags(idf))
+        t.data = np.log1p(t.data * 1e4)
+        k = int(min(31, min(t.shape) - 1))
+        return TruncatedSVD(k, random_state=seed).fit_transform(t)[:, 1:]
+    if modality == "adt":
+        logx = np.log1p(x.toarray())
+        dense = logx - logx.mean(axis=1, keepdims=True)
+    else:
+        dense = np.log1p((sp.diags(1e4 / depth) @ x).toarray())
+        dense = dense[:, np.argsort(dense.var(axis=0))[::-1][:2000]]
+    sd = dense.std(axis=0)
+    dense = (dense - dense.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    k = int(min(30, min(dense.shape) - 1))
+    return PCA(k, random_state=seed).fit_transform(dense)
+
+
+def label_information(rna_counts, other_counts, modality: str, labels, seed: int = 0,
+                      n_neighbors: int = 15, n_folds: int = 5) -> dict:
+    """Reference points for label transfer on one task's held-out cells.
+
+    How well could anything do? ``most common type``: the accuracy of calling every cell the
+    most common type. ``RNA alone`` / ``<modality> alone``: a ``n_neighbors``-NN classifier
+    trained on that modality's own cells with their true labels, cross-validated
+    (``n_folds`` folds) in its own space (:func:`_own_space`). No integration method gets
+    the other modality's labels, so "alone" is a yardstick of how much cell-type information
+    the modality carries, not a bound; when it is near "most common type", transfer to that
+    modality cannot beat chance by much.
+    """
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+
+    labels = np.asarray(labels).astype(str)
+    _, counts = np.unique(labels, return_counts=True)
+    out = {"most common type": counts.max() / labels.size}
+    folds = KFold(n_folds, shuffle=True, random_state=seed)
+    for name, x, mod in (("RNA alone", rna_counts, "rna"),
+                         (f"{modality.upper()} alone", other_counts, modality)):
+        z = _own_space(x, mod, seed)
+        knn = KNeighborsClassifier(min(n_neighbors, labels.size - labels.size // n_folds - 1))
+        pred = cross_val_predict(knn, z, labels, cv=folds)
+        out[name] = float((pred == labels).mean())
+    return out

@@ -49,7 +49,7 @@ from _report import (  # noqa: E402
     write_figures,
 )
 from _runner import TaskSpec, default_methods, export_task, peer_versions, run_method  # noqa: E402
-from _scoring import score  # noqa: E402
+from _scoring import REFERENCE_PREFIX, label_information, score  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALL_TASKS = "sim_mild,sim_strong,bmmc_multiome,bmmc_cite"
@@ -76,9 +76,13 @@ def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: flo
     export_task(task, spec, data)
     log.info("%s: exported %d held-out cells in %.1f s", spec.name, held.sum(),
              time.perf_counter() - t0)
+    counts = [(a.layers[task.layer] if task.layer else a.X)[held] for a in (task.rna, task.other)]
+    reference = label_information(*counts, task.modality, labels)
     base = {"task": spec.name, "modality": task.modality, "train_cells": int(task.is_train.sum()),
             "heldout_cells": int(held.sum()),
-            "heldout_batches": ",".join(sorted(set(batches)))}
+            "heldout_batches": ",".join(sorted(set(batches))),
+            **{REFERENCE_PREFIX + k.replace(task.modality.upper(), "other"): v
+               for k, v in reference.items()}}
     rows = []
     for method in methods:
         row0 = {**base, "method": method.name}
@@ -142,13 +146,20 @@ def main() -> None:
                    help="keep the earlier rows of the CSV that this run does not re-measure "
                    "(same task, method and seed), e.g. to add the peers to a full run")
     p.add_argument("--work", type=Path, default=None, help="scratch folder (default: temporary)")
+    p.add_argument("--report", action="store_true",
+                   help="run nothing: rewrite the summary, figures and BENCHMARKS.md tables "
+                   "from the CSV (e.g. after runs made with --no-md)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         stream=sys.stderr)
     logging.getLogger("minnet").setLevel(logging.WARNING)
 
-    seeds = [int(s) for s in (args.seeds or ("0,1" if args.quick else "0,1,2")).split(",")]
+    name = "integration_quick" if args.quick else "integration"
+    if args.report:
+        write_results(pd.read_csv(args.out_dir / f"{name}.csv"), args, name)
+        return
     n_cells = args.n_cells or (2000 if args.quick else 4000)
+    seeds = [int(s) for s in (args.seeds or ("0,1" if args.quick else "0,1,2")).split(",")]
     methods = default_methods(args.quick)
     if args.methods:
         wanted = [m.strip() for m in args.methods.split(",")]
@@ -171,26 +182,31 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - t0
 
-    name = "integration_quick" if args.quick else "integration"
     runs = pd.DataFrame(rows)
     csv = args.out_dir / f"{name}.csv"
-    command = " ".join(["python", "benchmarks/integration.py", *public_args()])
+    # every row remembers the command that measured it, so tables merged with --add say
+    # which command made which rows
+    runs["command"] = " ".join(["python", "benchmarks/integration.py", *public_args()])
+    runs["started"] = started.isoformat(timespec="seconds")
     if args.add and csv.is_file():
         runs = with_earlier_rows(pd.read_csv(csv), runs)
-        command += " (added to the rows of earlier runs)"
+    write_results(runs, args, name)
+    print(f"{total / 60:.1f} min")
+
+
+def write_results(runs: pd.DataFrame, args: argparse.Namespace, name: str) -> None:
+    """The CSVs, figures and (unless ``--no-md``) the tables in BENCHMARKS.md of ``runs``."""
     args.out_dir.mkdir(parents=True, exist_ok=True)
     runs.to_csv(args.out_dir / f"{name}.csv", index=False)
     summary = summarise(runs, wide=False)
     summary.to_csv(args.out_dir / f"{name}_summary.csv", index=False)
     figures = write_figures(runs, args.out_dir / "figures", name)
-    meta = {"mode": "quick" if args.quick else "full", "seeds": seeds, "n_cells": n_cells,
-            "started": started.isoformat(timespec="seconds"), "total_s": total,
-            "command": command,
+    meta = {"mode": "quick" if args.quick else "full",
             "machine": machine_info(), "peers": peer_versions()}
     if not args.no_md:
         update_benchmarks_md(args.benchmarks_md, name, runs, meta, figures)
     print(summarise(runs).to_string())
-    print(f"\n{len(runs)} rows, {total / 60:.1f} min; wrote {args.out_dir / (name + '.csv')}")
+    print(f"\n{len(runs)} rows; wrote {args.out_dir / (name + '.csv')}")
 
 
 if __name__ == "__main__":

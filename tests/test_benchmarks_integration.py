@@ -129,3 +129,73 @@ def test_integration_add_keeps_earlier_rows():
     assert len(both) == 4  # MinNet sim_mild seed 0 re-measured: replaced, not doubled
     assert both.loc[(both.task == "sim_mild") & (both.method == "MinNet"), "FOSCTTM"].item() == 0.05
     assert both["task"].tolist()[-1] == "bmmc_cite"  # tasks stay grouped
+
+
+def _blobs(n_types: int, n_per: int, n_features: int, signal: float, seed: int):
+    """Poisson counts of ``n_types`` groups whose rates differ by ``signal`` (0 = no signal)."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([f"t{i}" for i in range(n_types)], n_per)
+    base = rng.gamma(2.0, 1.0, size=n_features)
+    effect = rng.normal(0, signal, size=(n_types, n_features))
+    rates = base * np.exp(effect[np.repeat(np.arange(n_types), n_per)])
+    return sp.csr_matrix(rng.poisson(rates).astype(np.float32)), labels
+
+
+@pytest.mark.parametrize("modality", ["atac", "adt"])
+def test_label_information_tells_signal_from_noise(modality):
+    from _scoring import label_information
+
+    informative, labels = _blobs(4, 60, 120, 1.5, seed=0)
+    noise, _ = _blobs(4, 60, 120, 0.0, seed=1)
+    labels = labels.copy()
+    labels[:30] = "t1"  # an unbalanced largest class: 90 of 240
+    ref = label_information(informative, noise, modality, labels)
+    assert ref["most common type"] == pytest.approx(90 / 240)
+    assert ref["RNA alone"] > 0.6  # structure is found in the informative modality ...
+    assert ref[f"{modality.upper()} alone"] < ref["most common type"] + 0.1  # ... not in noise
+    again = label_information(informative, noise, modality, labels)
+    assert again == ref  # seeded
+
+
+def test_report_names_commands_and_reference_points():
+    from _report import _commands, reference_line
+    from _scoring import REFERENCE_PREFIX
+
+    runs = pd.DataFrame({
+        "task": ["t", "t", "t"], "method": ["MinNet", "MinNet", "GLUE"], "modality": "atac",
+        "heldout_cells": 100, "label transfer accuracy": [0.5, 0.7, 0.4],
+        "command": ["python a", "python a", "python b --add"],
+        "started": ["2026-01-01", "2026-01-01", "2026-01-02"],
+        REFERENCE_PREFIX + "most common type": [0.25, 0.25, np.nan],
+        REFERENCE_PREFIX + "RNA alone": [0.9, 0.9, np.nan],
+        REFERENCE_PREFIX + "other alone": [0.3, 0.3, np.nan]})
+    text = _commands(runs)
+    assert "`python a` on 2026-01-01 (2 rows)" in text and "`python b --add`" in text
+    line = " ".join(reference_line(runs, "t"))
+    assert "most common type 0.250" in line and "ATAC alone 0.300" in line
+    assert "near 0.60 on 100 cells: ±0.049" in line  # sqrt(0.6 * 0.4 / 100), MinNet mean
+    assert reference_line(runs.drop(columns=[c for c in runs if c.startswith(REFERENCE_PREFIX)]),
+                          "t") == []
+
+
+def test_report_only_rewrites_tables_from_csv(tmp_path):
+    import subprocess
+
+    from _scoring import FOSCTTM
+
+    runs = pd.DataFrame({
+        "task": "sim_mild", "modality": "atac", "train_cells": 10, "heldout_cells": 8,
+        "heldout_batches": "b2", "method": ["MinNet", "PCA baseline"], "seed": [0, 0],
+        "status": "ok", "wall_s": [3.0, 1.0], "peak_rss_mb": [500.0, 400.0],
+        FOSCTTM: [0.1, 0.3], "label transfer accuracy": [0.9, 0.5],
+        "command": "python benchmarks/integration.py", "started": "2026-01-01T00:00:00"})
+    runs.to_csv(tmp_path / "integration.csv", index=False)
+    md = tmp_path / "B.md"
+    md.write_text("# B\n")
+    subprocess.run([sys.executable, str(BENCH / "integration.py"), "--report", "--out-dir",
+                    str(tmp_path), "--benchmarks-md", str(md)], check=True, capture_output=True)
+    text = md.read_text()
+    assert "| MinNet | **0.100** |" in text and "| PCA baseline | 0.300 |" in text
+    assert "0.1 min of method runs" in text  # 4 s of wall time
+    assert pd.read_csv(tmp_path / "integration.csv").equals(runs)  # rewritten unchanged
+    assert (tmp_path / "figures" / "integration_sim_mild.png").is_file()
