@@ -191,14 +191,25 @@ def minnet_standing(runs: pd.DataFrame) -> list[str]:
         rk = ranks(runs, task)
         if "MinNet" not in rk.index:
             continue
+        ok = runs[(runs["task"] == task) & (runs["status"] == "ok")]
+        means = ok.groupby("method")[list(rk.columns)].mean()
+        n_cells = int(ok["heldout_cells"].iloc[0])
         parts = []
         for c in rk.columns:
             r = rk.loc["MinNet", c]
             if np.isnan(r):
                 continue
             better = [m for m in rk.index if rk.loc[m, c] < r]
-            parts.append(f"{METRICS[c]} {int(r)}/{int(rk[c].notna().sum())}"
-                         + (f" (behind {', '.join(better)})" if better else ""))
+            text = f"{METRICS[c]} {int(r)}/{int(rk[c].notna().sum())}"
+            if better:
+                gap = abs(means.loc[better, c] - means.loc["MinNet", c]).max()
+                text += f" (behind {', '.join(better)} by {gap:.3f}"
+                if c == "label transfer accuracy":  # a binomial proportion: its noise is known
+                    p_ = means.loc["MinNet", c]
+                    se = np.sqrt(p_ * (1 - p_) / n_cells)
+                    text += f", {'within' if gap < se else 'beyond'} one standard error"
+                text += ")"
+            parts.append(text)
         lines.append(f"- **{task}**: " + "; ".join(parts))
     return lines
 

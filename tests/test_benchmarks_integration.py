@@ -199,3 +199,18 @@ def test_report_only_rewrites_tables_from_csv(tmp_path):
     assert "0.1 min of method runs" in text  # 4 s of wall time
     assert pd.read_csv(tmp_path / "integration.csv").equals(runs)  # rewritten unchanged
     assert (tmp_path / "figures" / "integration_sim_mild.png").is_file()
+
+
+def test_standing_gives_the_gap_and_its_noise():
+    from _report import minnet_standing
+
+    runs = pd.DataFrame({
+        "task": "t", "method": ["MinNet", "MinNet", "GLUE", "Seurat v4"], "status": "ok",
+        "heldout_cells": 100, "label transfer accuracy": [0.5, 0.7, 0.62, 0.9],
+        "ARI max": [0.8, 0.8, 0.7, 0.75]})
+    line = minnet_standing(runs)[0]
+    # Seurat is 0.3 above MinNet's mean 0.6: beyond one standard error (0.049)
+    assert "transfer acc. 3/3 (behind GLUE, Seurat v4 by 0.300, beyond one standard error)" in line
+    assert "ARI max 1/3;" in line or line.endswith("ARI max 1/3")
+    runs.loc[3, "label transfer accuracy"] = 0.3
+    assert "2/3 (behind GLUE by 0.020, within one standard error)" in minnet_standing(runs)[0]
