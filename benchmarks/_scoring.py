@@ -90,9 +90,12 @@ def _own_space(x, modality: str, seed: int) -> np.ndarray:
     if modality == "adt":
         logx = np.log1p(x.toarray())
         dense = logx - logx.mean(axis=1, keepdims=True)
-    else:
-        dense = np.log1p((sp.diags(1e4 / depth) @ x).toarray())
-        dense = dense[:, np.argsort(dense.var(axis=0))[::-1][:2000]]
+    else:  # the 2,000 most variable log-normalised genes, chosen before densifying
+        logx = sp.csr_matrix(sp.diags(1e4 / depth) @ x)
+        logx.data = np.log1p(logx.data)
+        mean = np.asarray(logx.mean(axis=0)).ravel()
+        var = np.asarray(logx.multiply(logx).mean(axis=0)).ravel() - mean**2
+        dense = logx[:, np.sort(np.argsort(var)[::-1][:2000])].toarray()
     sd = dense.std(axis=0)
     dense = (dense - dense.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     k = int(min(30, min(dense.shape) - 1))
