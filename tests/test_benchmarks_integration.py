@@ -169,7 +169,7 @@ def test_report_names_commands_and_reference_points():
         REFERENCE_PREFIX + "most common type": [0.25, 0.25, np.nan],
         REFERENCE_PREFIX + "RNA alone": [0.9, 0.9, np.nan],
         REFERENCE_PREFIX + "other alone": [0.3, 0.3, np.nan]})
-    text = _commands(runs)
+    text = " ".join(_commands(runs))
     assert "`python a` on 2026-01-01 (2 rows)" in text and "`python b --add`" in text
     line = " ".join(reference_line(runs, "t"))
     assert "most common type 0.250" in line and "ATAC alone 0.300" in line
