@@ -219,7 +219,7 @@ def _commands(runs: pd.DataFrame) -> list[str]:
     ``` `command` on start (n rows)``` each."""
     if "command" not in runs:
         return ["an earlier version of `benchmarks/integration.py`"]
-    return [f"`{cmd}` on {started} ({len(g)} rows)" for (cmd, started), g
+    return [f"`{cmd}` on {started} ({len(g)} row{'s' if len(g) != 1 else ''})" for (cmd, started), g
             in runs.groupby(["command", "started"], sort=False, dropna=False)]
 
 
