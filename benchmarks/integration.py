@@ -116,9 +116,12 @@ def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: flo
 def with_earlier_rows(earlier: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """``new`` plus the ``earlier`` rows of (task, method, seed) that ``new`` does not have,
     in task order, then method order as first seen."""
-    key = ["task", "method", "seed"]
-    done = pd.MultiIndex.from_frame(new[key].astype(str))
-    kept = earlier[~pd.MultiIndex.from_frame(earlier[key].astype(str)).isin(done)]
+    def key(df: pd.DataFrame) -> pd.MultiIndex:
+        # seeds read back from a CSV are floats (NaN for n/a rows): compare them as numbers
+        return pd.MultiIndex.from_arrays([df["task"].astype(str), df["method"].astype(str),
+                                          pd.to_numeric(df["seed"]).astype(float)])
+
+    kept = earlier[~key(earlier).isin(key(new))]
     both = pd.concat([kept, new], ignore_index=True)
     tasks = list(dict.fromkeys(both["task"]))
     both["_t"] = both["task"].map({t: i for i, t in enumerate(tasks)})

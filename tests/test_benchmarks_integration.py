@@ -131,6 +131,20 @@ def test_integration_add_keeps_earlier_rows():
     assert both["task"].tolist()[-1] == "bmmc_cite"  # tasks stay grouped
 
 
+def test_integration_add_replaces_rows_read_back_from_csv(tmp_path):
+    from integration import with_earlier_rows
+
+    earlier = pd.DataFrame({"task": ["t", "t"], "method": ["MinNet", "GLUE"],
+                            "seed": [0, np.nan], "v": [1.0, 2.0]})  # GLUE n/a: no seed
+    earlier.to_csv(tmp_path / "runs.csv", index=False)
+    from_csv = pd.read_csv(tmp_path / "runs.csv")  # seeds come back as 0.0 and NaN
+    new = pd.DataFrame({"task": ["t"], "method": ["MinNet"], "seed": [0], "v": [9.0]})
+    both = with_earlier_rows(from_csv, new)
+    assert len(both) == 2 and both.loc[both.method == "MinNet", "v"].tolist() == [9.0]
+    again = pd.DataFrame({"task": ["t"], "method": ["GLUE"], "seed": [np.nan], "v": [3.0]})
+    assert with_earlier_rows(both, again).loc[lambda d: d.method == "GLUE", "v"].tolist() == [3.0]
+
+
 def _blobs(n_types: int, n_per: int, n_features: int, signal: float, seed: int):
     """Poisson counts of ``n_types`` groups whose rates differ by ``signal`` (0 = no signal)."""
     rng = np.random.default_rng(seed)
