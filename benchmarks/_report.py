@@ -58,10 +58,20 @@ def summarise(runs: pd.DataFrame, wide: bool = True) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def task_means(runs: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Each method's mean over its successful runs of one task, on every metric."""
+    ok = runs[(runs["task"] == task) & (runs["status"] == "ok")]
+    return ok.groupby("method")[[c for c in METRICS if c in ok.columns]].mean()
+
+
+def accuracy_se(p: float, n: int) -> float:
+    """Binomial standard error of an accuracy ``p`` measured on ``n`` cells."""
+    return float(np.sqrt(p * (1 - p) / n))
+
+
 def ranks(runs: pd.DataFrame, task: str) -> pd.DataFrame:
     """Rank (1 = best) of each method's mean on every metric of one task."""
-    ok = runs[(runs["task"] == task) & (runs["status"] == "ok")]
-    means = ok.groupby("method")[[c for c in METRICS if c in ok.columns]].mean()
+    means = task_means(runs, task)
     out = {}
     for c in means.columns:
         col = means[c].dropna()
@@ -191,9 +201,8 @@ def minnet_standing(runs: pd.DataFrame) -> list[str]:
         rk = ranks(runs, task)
         if "MinNet" not in rk.index:
             continue
-        ok = runs[(runs["task"] == task) & (runs["status"] == "ok")]
-        means = ok.groupby("method")[list(rk.columns)].mean()
-        n_cells = int(ok["heldout_cells"].iloc[0])
+        means = task_means(runs, task)
+        n_cells = int(runs.loc[runs["task"] == task, "heldout_cells"].iloc[0])
         parts = []
         for c in rk.columns:
             r = rk.loc["MinNet", c]
@@ -205,8 +214,7 @@ def minnet_standing(runs: pd.DataFrame) -> list[str]:
                 gap = abs(means.loc[better, c] - means.loc["MinNet", c]).max()
                 text += f" (behind {', '.join(better)} by {gap:.3f}"
                 if c == "label transfer accuracy":  # a binomial proportion: its noise is known
-                    p_ = means.loc["MinNet", c]
-                    se = np.sqrt(p_ * (1 - p_) / n_cells)
+                    se = accuracy_se(means.loc["MinNet", c], n_cells)
                     text += f", {'within' if gap < se else 'beyond'} one standard error"
                 text += ")"
             parts.append(text)
@@ -240,7 +248,7 @@ def reference_line(runs: pd.DataFrame, task: str) -> list[str]:
             f"calling every cell the most common type {ref.get('most common type', np.nan):.3f}; "
             f"RNA alone {ref.get('RNA alone', np.nan):.3f}; {other} alone "
             f"{ref.get('other alone', np.nan):.3f}. Standard error of an accuracy near "
-            f"{p:.2f} on {n:,} cells: ±{np.sqrt(p * (1 - p) / n):.3f}.", ""]
+            f"{p:.2f} on {n:,} cells: ±{accuracy_se(p, n):.3f}.", ""]
 
 
 def section(name: str, runs: pd.DataFrame, meta: dict, figures: list[Path], md_dir: Path) -> str:

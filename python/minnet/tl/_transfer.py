@@ -23,9 +23,13 @@ def knn_vote(
     -------
     Predicted labels and confidences (in [0, 1]) of the query cells.
     """
-    cats, shares = knn_shares(ref, ref_labels, query, n_neighbors)
+    return _winners(*knn_shares(ref, ref_labels, query, n_neighbors))
+
+
+def _winners(cats: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's label with the largest share, and that share (its confidence)."""
     best = shares.argmax(axis=1)
-    return cats[best], shares[np.arange(query.shape[0]), best]
+    return cats[best], shares[np.arange(shares.shape[0]), best]
 
 
 def knn_shares(
@@ -177,8 +181,7 @@ def transfer_labels(
         vote = np.zeros_like(head)
         vote[:, pd.Index(union).get_indexer(cats)] = shares
         cats, shares = union, (1.0 - head_weight) * vote + head_weight * head
-    best = shares.argmax(axis=1)
-    pred, conf = cats[best], shares[np.arange(shares.shape[0]), best]
+    pred, conf = _winners(cats, shares)
     if min_confidence is not None:
         check_number(min_confidence, "min_confidence", 0.0, 1.0)
         pred = np.where(conf < min_confidence, unassigned, pred).astype(object)
