@@ -22,6 +22,8 @@ process with ``minnet.metrics`` (``_scoring.score``).
 Writes ``benchmarks/results/integration[_quick].csv`` (one row per task × method × seed),
 ``integration[_quick]_summary.csv`` (mean, sd, min, max), figures under
 ``benchmarks/results/figures/`` and the tables of ``BENCHMARKS.md`` (between its markers).
+Every run is kept in ``integration[_quick].partial.csv`` as soon as it ends; a stopped
+invocation continues with the same command plus ``--resume`` (finished runs are not repeated).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +65,22 @@ def task_specs(names: list[str], n_cells: int, data_seed: int) -> list[TaskSpec]
             for n in names]
 
 
-def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: float) -> list[dict]:
-    """Every method (and seed) on one task; one row each, with metrics or the error."""
+def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: float,
+             done: dict | None = None, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """Every method (and seed) on one task; one row each, with metrics or the error.
+
+    ``done`` maps ``run_key`` to the rows of runs an interrupted invocation finished: they are
+    taken as they are, not run again. ``on_row`` is called with every row as soon as it exists
+    (the checkpoint).
+    """
+    done = done or {}
+    rows: list[dict] = []
+
+    def add(row: dict) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
     task = task_by_name(spec.name, spec.n_cells, spec.data_seed, spec.n_batches)
     if task is None:
         log.warning("%s: data not found, skipped", spec.name)
@@ -83,43 +100,55 @@ def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: flo
             "heldout_batches": ",".join(sorted(set(batches))),
             **{REFERENCE_PREFIX + k.replace(task.modality.upper(), "other"): v
                for k, v in reference.items()}}
-    rows = []
     for method in methods:
         row0 = {**base, "method": method.name}
         if task.modality not in method.modalities:
-            rows.append({**row0, "seed": np.nan, "status": "n/a",
-                         "error": f"{method.name} has no {task.modality.upper()} mode"})
+            add({**row0, "seed": np.nan, "status": "n/a",
+                 "error": f"{method.name} has no {task.modality.upper()} mode"})
             continue
         ok, why = method.available()
         if not ok:
-            rows.append({**row0, "seed": np.nan, "status": "not run", "error": why})
+            add({**row0, "seed": np.nan, "status": "not run", "error": why})
             continue
         for seed in (seeds if method.stochastic else seeds[:1])[: method.max_seeds]:
+            key = run_key(spec.name, method.name, seed)
+            if key in done:
+                log.info("%s %s seed %d: taken from the interrupted run", *key[:2], seed)
+                add(done[key])
+                continue
             r = run_method(method, spec, data, seed, work, timeout)
             row = {**row0, "seed": seed, "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"]}
             if "error" in r:
                 log.warning("%s %s seed %d: %s", spec.name, method.name, seed, r["error"])
-                rows.append({**row, "status": "failed", "error": r["error"]})
+                add({**row, "status": "failed", "error": r["error"]})
                 continue
             res = r["result"]
             info = res["info"]
             metrics = score(res["z_rna"], res["z_other"], labels, batches, res["pred_other"])
-            rows.append({**row, "status": "ok", "compute_s": info.get("seconds"),
-                         "version": info.get("version"), "settings": info.get("settings"),
-                         "dims": res["z_rna"].shape[1], **metrics})
+            add({**row, "status": "ok", "compute_s": info.get("seconds"),
+                 "version": info.get("version"), "settings": info.get("settings"),
+                 "dims": res["z_rna"].shape[1], **metrics})
             log.info("%s %s seed %d: FOSCTTM %.3f, transfer %.3f, %.0f s, %.0f MB", spec.name,
                      method.name, seed, metrics["FOSCTTM (lower is better)"],
                      metrics["label transfer accuracy"], r["wall_s"], r["peak_rss_mb"])
     return rows
 
 
+def run_key(task: str, method: str, seed) -> tuple[str, str, float]:
+    """(task, method, seed) of one run; seeds read back from a CSV are floats (NaN for n/a
+    rows), so they are compared as numbers."""
+    return str(task), str(method), float(seed)
+
+
 def with_earlier_rows(earlier: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """``new`` plus the ``earlier`` rows of (task, method, seed) that ``new`` does not have,
     in task order, then method order as first seen."""
+    if earlier.empty or new.empty:
+        return (new if earlier.empty else earlier).reset_index(drop=True)
+
     def key(df: pd.DataFrame) -> pd.MultiIndex:
-        # seeds read back from a CSV are floats (NaN for n/a rows): compare them as numbers
-        return pd.MultiIndex.from_arrays([df["task"].astype(str), df["method"].astype(str),
-                                          pd.to_numeric(df["seed"]).astype(float)])
+        return pd.MultiIndex.from_tuples(
+            [run_key(*k) for k in df[["task", "method", "seed"]].itertuples(index=False)])
 
     kept = earlier[~key(earlier).isin(key(new))]
     both = pd.concat([kept, new], ignore_index=True)
@@ -148,6 +177,9 @@ def main() -> None:
     p.add_argument("--add", action="store_true",
                    help="keep the earlier rows of the CSV that this run does not re-measure "
                    "(same task, method and seed), e.g. to add the peers to a full run")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run of the same command: the runs it finished "
+                   "(kept in <out-dir>/integration[_quick].partial.csv) are not run again")
     p.add_argument("--work", type=Path, default=None, help="scratch folder (default: temporary)")
     p.add_argument("--report", action="store_true",
                    help="run nothing: rewrite the summary, figures and BENCHMARKS.md tables "
@@ -168,16 +200,32 @@ def main() -> None:
         wanted = [m.strip() for m in args.methods.split(",")]
         methods = [m for m in methods if m.name in wanted]
     specs = task_specs(args.tasks.split(","), n_cells, args.data_seed)
+    # every row remembers the command that measured it, so tables merged with --add say
+    # which command made which rows
+    command = " ".join(["python", "benchmarks/integration.py", *public_args()])
+    partial = args.out_dir / f"{name}.partial.csv"
+    resumed = unfinished_rows(partial, command, args.resume)
+    # failed runs (a time-out, a crash) are run again; finished ones are taken as they are
+    done = {run_key(r["task"], r["method"], r["seed"]): r for r in resumed.to_dict("records")
+            if r["status"] == "ok"}
+    stamp = {"command": command,
+             "started": datetime.datetime.now().isoformat(timespec="seconds")}
+    rows: list[dict] = []
+
+    def checkpoint(row: dict) -> None:
+        # a run of GLUE takes half an hour: keep every finished run on disk at once, so a
+        # stopped invocation loses only the run it was in (--resume continues from here)
+        rows.append({**stamp, **row} if "command" not in row else row)
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        with_earlier_rows(resumed, pd.DataFrame(rows)).to_csv(partial, index=False)
+
     work = args.work or Path(tempfile.mkdtemp(prefix="minnet_integration_"))
     work.mkdir(parents=True, exist_ok=True)
-    started = datetime.datetime.now()
     t0 = time.perf_counter()
-    rows: list[dict] = []
     try:
         for spec in specs:
             task_rows = run_task(spec, methods, seeds, work,
-                                 args.timeout or (1800 if args.quick else 7200))
-            rows += task_rows
+                                 args.timeout or (1800 if args.quick else 7200), done, checkpoint)
             if task_rows:
                 print(summarise(pd.DataFrame(task_rows)).to_string(), flush=True)
     finally:
@@ -187,14 +235,31 @@ def main() -> None:
 
     runs = pd.DataFrame(rows)
     csv = args.out_dir / f"{name}.csv"
-    # every row remembers the command that measured it, so tables merged with --add say
-    # which command made which rows
-    runs["command"] = " ".join(["python", "benchmarks/integration.py", *public_args()])
-    runs["started"] = started.isoformat(timespec="seconds")
     if args.add and csv.is_file():
         runs = with_earlier_rows(pd.read_csv(csv), runs)
     write_results(runs, args, name)
+    partial.unlink(missing_ok=True)
     print(f"{total / 60:.1f} min")
+
+
+def unfinished_rows(partial: Path, command: str, resume: bool) -> pd.DataFrame:
+    """The rows an interrupted invocation of ``command`` left in ``partial``.
+
+    Refuses to start over silently when such rows exist (they can be hours of peer runs), and
+    to resume from rows of a different command (they would answer another question).
+    """
+    if not partial.is_file():
+        return pd.DataFrame()
+    earlier = pd.read_csv(partial)
+    made_by = str(earlier["command"].iloc[0]) if len(earlier) else command
+    if not resume:
+        sys.exit(f"{partial} holds {len(earlier)} row(s) of an unfinished run of `{made_by}`: "
+                 "add --resume to that command to continue it, or delete the file to start over")
+    if made_by != command:
+        sys.exit(f"--resume: {partial} was written by `{made_by}`, not by `{command}`; rerun "
+                 "that command with --resume, or delete the file to start over")
+    log.info("resuming: %d finished run(s) taken from %s", len(earlier), partial)
+    return earlier
 
 
 def write_results(runs: pd.DataFrame, args: argparse.Namespace, name: str) -> None:

@@ -228,3 +228,53 @@ def test_standing_gives_the_gap_and_its_noise():
     assert "ARI max 1/3;" in line or line.endswith("ARI max 1/3")
     runs.loc[3, "label transfer accuracy"] = 0.3
     assert "2/3 (behind GLUE by 0.020, within one standard error)" in minnet_standing(runs)[0]
+
+
+def test_integration_keeps_finished_runs_of_a_stopped_invocation(tmp_path, monkeypatch):
+    import integration
+    from _runner import Method
+
+    calls: list[int] = []
+
+    def fake_run(method, spec, data, seed, work, timeout):
+        calls.append(seed)
+        if len(calls) == 2:
+            return {"wall_s": 1.0, "peak_rss_mb": 1.0, "error": "exit 1: crashed"}
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the invocation is stopped during its third run
+        n = len(np.load(data.parent / f"{data.name}_perm.npy"))
+        z = np.random.default_rng(seed).normal(size=(n, 2))
+        return {"wall_s": 1.0, "peak_rss_mb": 1.0,
+                "result": {"z_rna": z, "z_other": z + 0.1, "info": {"seconds": 1.0},
+                           "pred_other": None}}
+
+    monkeypatch.setattr(integration, "default_methods", lambda quick: [Method("Fake", "x", "x")])
+    monkeypatch.setattr(integration, "run_method", fake_run)
+    argv = ["integration.py", "--tasks", "sim_mild", "--n-cells", "200", "--seeds", "0,1,2",
+            "--no-md", "--out-dir", str(tmp_path)]
+    partial = tmp_path / "integration.partial.csv"
+
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(KeyboardInterrupt):
+        integration.main()
+    kept = pd.read_csv(partial)
+    assert kept["seed"].tolist() == [0, 1] and kept["status"].tolist() == ["ok", "failed"]
+    assert not (tmp_path / "integration.csv").exists()
+
+    # the same command again refuses to start over and lose the finished run
+    with pytest.raises(SystemExit, match="add --resume"):
+        integration.main()
+    # --resume with another command would mix two questions
+    monkeypatch.setattr(sys, "argv", [*argv[:6], "0,2", *argv[7:], "--resume"])
+    with pytest.raises(SystemExit, match="was written by"):
+        integration.main()
+
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume"])
+    integration.main()
+    assert calls == [0, 1, 2, 1, 2]  # the finished seed 0 was not run again; the failed 1 was
+    runs = pd.read_csv(tmp_path / "integration.csv")
+    assert runs["seed"].tolist() == [0, 1, 2] and (runs["status"] == "ok").all()
+    assert runs.loc[0, "FOSCTTM (lower is better)"] == kept.loc[0, "FOSCTTM (lower is better)"]
+    assert "--resume" not in runs.loc[1, "command"]  # both rows: the same command
+    assert runs["command"].nunique() == 1
+    assert not partial.exists()
