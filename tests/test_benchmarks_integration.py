@@ -278,3 +278,17 @@ def test_integration_keeps_finished_runs_of_a_stopped_invocation(tmp_path, monke
     assert "--resume" not in runs.loc[1, "command"]  # both rows: the same command
     assert runs["command"].nunique() == 1
     assert not partial.exists()
+
+
+def test_sweep_settings_product_or_one_at_a_time():
+    from sweep import _nested, settings
+
+    keys, values = ["lr", "n_hidden"], [[1e-3, 3e-4], [128]]
+    assert settings(keys, values, one_at_a_time=False) == [
+        {"lr": 1e-3, "n_hidden": 128}, {"lr": 3e-4, "n_hidden": 128}]
+    # the defaults once, then every value with every other argument at its default
+    assert settings(keys, values, one_at_a_time=True) == [
+        {}, {"lr": 1e-3}, {"lr": 3e-4}, {"n_hidden": 128}]
+    assert settings([], [], one_at_a_time=False) == [{}]
+    assert _nested({"gene_activity_kwds.distance": 0, "lr": 1}) == {
+        "gene_activity_kwds": {"distance": 0}, "lr": 1}
