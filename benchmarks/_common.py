@@ -113,12 +113,13 @@ def fit_embed_minnet(task: Task, seed: int = 0, return_model: bool = False, **kw
     return (rq, oq, model) if return_model else (rq, oq)
 
 
-def run_minnet(task: Task, seed: int = 0, **kw) -> tuple[dict, float, float]:
-    """Train on the task's training batches and evaluate on the held-out cells."""
+def run_minnet(task: Task, seed: int = 0, **kw) -> tuple[dict, float, float, minnet.MinNetModel]:
+    """Train on the task's training batches and evaluate on the held-out cells; returns the
+    scores, seconds, peak memory (MB) and the model."""
     t0 = time.perf_counter()
-    rq, oq = fit_embed_minnet(task, seed=seed, **kw)
+    rq, oq, model = fit_embed_minnet(task, seed=seed, return_model=True, **kw)
     res = evaluate_pair(rq, oq)
-    return res, time.perf_counter() - t0, peak_rss_mb()
+    return res, time.perf_counter() - t0, peak_rss_mb(), model
 
 
 def run_baseline(task: Task) -> dict:

@@ -10,7 +10,8 @@ CITE-seq) and the CITE-seq starter when ../shared/data is present.
     python benchmarks/sweep.py --one-at-a-time --grid n_hidden=128,512 --grid lr=3e-4,3e-3
 
 With ``--one-at-a-time`` each value is tried with every other argument at its default (plus
-one run of the defaults themselves) instead of the Cartesian product. A dotted key (``gene_activity_kwds.distance``) sets one entry of a dict argument.
+one run of the defaults themselves) instead of the Cartesian product. A dotted key
+(``gene_activity_kwds.distance``) sets one entry of a dict argument.
 
 Writes ``benchmarks/results/sweep.csv`` (one row per setting × task × seed; rewritten after
 every run, so a stopped sweep keeps what it measured) and prints the settings ranked by mean
@@ -88,7 +89,7 @@ def main() -> None:
         params = _nested(setting)
         for task in tasks:
             for seed in map(int, args.seeds.split(",")):
-                res, secs, _ = run_minnet(task, seed=seed, **params)
+                res, secs, _, _ = run_minnet(task, seed=seed, **params)
                 rows.append({"setting": " ".join(f"{k}={v}" for k, v in setting.items()) or
                              "defaults", "task": task.name, "seed": seed, **res, "seconds": secs})
                 print(rows[-1], flush=True)
