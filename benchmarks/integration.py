@@ -24,6 +24,8 @@ Writes ``benchmarks/results/integration[_quick].csv`` (one row per task × metho
 ``benchmarks/results/figures/`` and the tables of ``BENCHMARKS.md`` (between its markers).
 Every run is kept in ``integration[_quick].partial.csv`` as soon as it ends; a stopped
 invocation continues with the same command plus ``--resume`` (finished runs are not repeated).
+Long peer runs can go side by side, each with its own ``--out-dir``; ``--merge`` then takes
+their CSVs into the results (a run re-measured replaces its earlier row, as with ``--add``).
 """
 
 from __future__ import annotations
@@ -184,14 +186,20 @@ def main() -> None:
     p.add_argument("--report", action="store_true",
                    help="run nothing: rewrite the summary, figures and BENCHMARKS.md tables "
                    "from the CSV (e.g. after runs made with --no-md)")
+    p.add_argument("--merge", nargs="+", type=Path, default=None, metavar="CSV",
+                   help="run nothing: merge the rows of these CSVs (runs made with another "
+                   "--out-dir, e.g. side by side) into the CSV as --add would, then --report")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         stream=sys.stderr)
     logging.getLogger("minnet").setLevel(logging.WARNING)
 
     name = "integration_quick" if args.quick else "integration"
-    if args.report:
-        write_results(pd.read_csv(args.out_dir / f"{name}.csv"), args, name)
+    if args.report or args.merge:
+        runs = pd.read_csv(args.out_dir / f"{name}.csv")
+        for other in args.merge or []:
+            runs = with_earlier_rows(runs, read_runs(other))
+        write_results(runs, args, name)
         return
     n_cells = args.n_cells or (2000 if args.quick else 4000)
     seeds = [int(s) for s in (args.seeds or ("0,1" if args.quick else "0,1,2")).split(",")]
@@ -240,6 +248,19 @@ def main() -> None:
     write_results(runs, args, name)
     partial.unlink(missing_ok=True)
     print(f"{total / 60:.1f} min")
+
+
+def read_runs(csv: Path) -> pd.DataFrame:
+    """The rows of a results CSV written by this script; exits with the reason otherwise."""
+    if not csv.is_file():
+        sys.exit(f"--merge: {csv} does not exist (give the CSV a run wrote, "
+                 "<its --out-dir>/integration[_quick].csv)")
+    rows = pd.read_csv(csv)
+    missing = {"task", "method", "seed", "status", "command"} - set(rows.columns)
+    if missing:
+        sys.exit(f"--merge: {csv} is not a results CSV of benchmarks/integration.py "
+                 f"(no column {', '.join(sorted(missing))})")
+    return rows
 
 
 def unfinished_rows(partial: Path, command: str, resume: bool) -> pd.DataFrame:

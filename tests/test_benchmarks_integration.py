@@ -215,6 +215,53 @@ def test_report_only_rewrites_tables_from_csv(tmp_path):
     assert (tmp_path / "figures" / "integration_sim_mild.png").is_file()
 
 
+def test_merge_takes_runs_made_in_other_folders(tmp_path):
+    import subprocess
+
+    from _scoring import FOSCTTM
+
+    def runs(method, seed, fos, command):
+        return pd.DataFrame({
+            "task": "sim_mild", "modality": "atac", "train_cells": 10, "heldout_cells": 8,
+            "heldout_batches": "b2", "method": [method], "seed": [seed], "status": "ok",
+            "wall_s": [3.0], "peak_rss_mb": [500.0], FOSCTTM: [fos],
+            "label transfer accuracy": [0.9], "command": command,
+            "started": "2026-01-01T00:00:00"})
+
+    main = pd.concat([runs("MinNet", 0, 0.1, "python a"), runs("GLUE", 0, 0.2, "python b")])
+    main.to_csv(tmp_path / "integration.csv", index=False)
+    side = tmp_path / "side"
+    side.mkdir()
+    # one new seed and one re-measured run, as a side-by-side run with --out-dir writes them
+    pd.concat([runs("GLUE", 1, 0.3, "python c"), runs("GLUE", 0, 0.25, "python c")]).to_csv(
+        side / "integration.csv", index=False)
+    md = tmp_path / "B.md"
+    md.write_text("# B\n")
+    cmd = [sys.executable, str(BENCH / "integration.py"), "--out-dir", str(tmp_path),
+           "--benchmarks-md", str(md), "--merge"]
+    subprocess.run([*cmd, str(side / "integration.csv")], check=True, capture_output=True)
+    merged = pd.read_csv(tmp_path / "integration.csv")
+    assert merged[["method", "seed", FOSCTTM]].values.tolist() == [
+        ["MinNet", 0, 0.1], ["GLUE", 1, 0.3], ["GLUE", 0, 0.25]]
+    assert "`python c`" in md.read_text()
+    # a wrong file is refused with the reason, and nothing is rewritten
+    (side / "other.csv").write_text("a,b\n1,2\n")
+    bad = subprocess.run([*cmd, str(side / "other.csv")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "no column command, method" in bad.stderr
+    missing = subprocess.run([*cmd, str(side / "nope.csv")], capture_output=True, text=True)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    assert pd.read_csv(tmp_path / "integration.csv").equals(merged)
+
+
+def test_public_args_leave_out_where_results_go(monkeypatch):
+    from _report import public_args
+
+    monkeypatch.setattr(sys, "argv", [
+        "integration.py", "--tasks", "sim_mild", "--out-dir", "/tmp/x", "--no-md", "--work=/w",
+        "--methods", "GLUE", "--resume", "--out-dir=/tmp/y", "--add"])
+    assert public_args() == ["--tasks", "sim_mild", "--methods", "GLUE", "--add"]
+
+
 def test_standing_gives_the_gap_and_its_noise():
     from _report import minnet_standing
 
