@@ -1,6 +1,7 @@
 """Scaling of MinNet's graph margins and of one training epoch: 10k, 100k and 1M simulated cells.
 
     python benchmarks/scale.py [--sizes 10000,100000,1000000] [--quick] [--max-batches 4000]
+    python benchmarks/scale.py --methods all     # whole methods vs the peers: scale_methods.py
 
 For every size ``n`` four measurements run, each in a fresh single-threaded subprocess (the script
 re-invokes itself with ``--one KIND N``), so that each peak memory figure belongs to one
@@ -465,7 +466,18 @@ def main() -> None:
     p.add_argument("--out-dir", default=str(RESULTS))
     p.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     p.add_argument("--one", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS)
-    args = p.parse_args()
+    p.add_argument("--methods", default=None,
+                   help="measure whole methods instead (train + embed time and peak memory of "
+                   "MinNet and the peers, 10k/50k/200k cells): 'all' or a comma-separated "
+                   "list; runs benchmarks/scale_methods.py with these arguments (see its --help)")
+    args, rest = p.parse_known_args()
+    if args.methods:
+        # one implementation of the method comparison: scale_methods.py, with its defaults
+        sys.exit(subprocess.call([sys.executable, str(Path(__file__).with_name("scale_methods.py")),
+                                  *sys.argv[1:]]))
+    if rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)} (options of the method comparison, "
+                "scale_methods.py, need --methods)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         stream=sys.stderr)
     logging.getLogger("minnet").setLevel(logging.WARNING)

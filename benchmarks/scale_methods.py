@@ -2,6 +2,7 @@
 
     bash benchmarks/setup_peers.sh                                   # once
     .venv/bin/python benchmarks/scale_methods.py                     # 10k, 50k, 200k, all methods
+    .venv/bin/python benchmarks/scale.py --methods all               # the same, from scale.py
     .venv/bin/python benchmarks/scale_methods.py --sizes 10000 --peer-iterations 1000
 
 ``n`` cells of the strong-batch simulator (4 batches): MinNet trains on the n/2 cells of
@@ -139,7 +140,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="10000,50000,200000")
-    p.add_argument("--methods", default=None, help="comma-separated subset (default: all)")
+    p.add_argument("--methods", default=None, help="'all' (default) or a comma-separated subset")
     p.add_argument("--peer-iterations", type=int, default=None,
                    help="cap GLUE's and uniPort's training at this many mini-batches "
                         "(default: their own schedules)")
@@ -162,8 +163,12 @@ def main() -> None:
         if m.kind == "python-peer" and args.peer_iterations:
             m.options["iterations"] = args.peer_iterations
         m.modalities = ("atac",)
-    if args.methods:
+    if args.methods and args.methods != "all":
         wanted = [m.strip() for m in args.methods.split(",")]
+        unknown = set(wanted) - {m.name for m in methods}
+        if unknown:
+            p.error(f"--methods: unknown {', '.join(sorted(unknown))}; choose from "
+                    f"{', '.join(m.name for m in methods)} (or 'all')")
         methods = [m for m in methods if m.name in wanted]
     if args.from_csv:
         report(merged_table(pd.read_csv(args.out_dir / "scale_methods.csv"), pd.DataFrame()), args)

@@ -339,3 +339,19 @@ def test_sweep_settings_product_or_one_at_a_time():
     assert settings([], [], one_at_a_time=False) == [{}]
     assert _nested({"gene_activity_kwds.distance": 0, "lr": 1}) == {
         "gene_activity_kwds": {"distance": 0}, "lr": 1}
+
+
+def test_scale_py_methods_runs_the_method_comparison(tmp_path):
+    import shutil
+    import subprocess
+
+    # --from-csv only re-renders: proves the hand-over to scale_methods.py without training
+    shutil.copy(BENCH / "results" / "scale_methods.csv", tmp_path / "scale_methods.csv")
+    cmd = [sys.executable, str(BENCH / "scale.py"), "--out-dir", str(tmp_path), "--no-md"]
+    subprocess.run([*cmd, "--methods", "all", "--from-csv"], check=True, capture_output=True)
+    text = (tmp_path / "scale_methods.md").read_text()
+    assert "| 50,000 (25,934 / 24,066) | Seurat v4 | defaults | did not finish in 30 min |" in text
+    bad = subprocess.run([*cmd, "--methods", "GLEU", "--from-csv"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown GLEU" in bad.stderr
+    wrong = subprocess.run([*cmd, "--peer-iterations", "5"], capture_output=True, text=True)
+    assert wrong.returncode != 0 and "--peer-iterations 5 (options of the method" in wrong.stderr
