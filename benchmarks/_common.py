@@ -49,18 +49,122 @@ def simulated_cite_task(batch_effect: str, n_cells: int = 3000, seed: int = 0) -
     return Task(f"simcite_{batch_effect}", sim.rna, sim.adt, "adt", None, ["batch0", "batch1"])
 
 
+DEFAULT_ANNOTATION = SHARED / "annotation" / "hg38_tss.tsv"
+OTHER_FILES = {"atac.h5ad": "atac", "adt.h5ad": "adt"}
+
+
+class TaskError(ValueError):
+    """A dataset folder that cannot be benchmarked; the message says why and what to do."""
+
+
+@dataclass
+class TaskSpec:
+    """How to rebuild a task in another process: a simulator's name, size, batches and data
+    seed, or a dataset folder (``source``) with its train / test batches (comma-separated)."""
+
+    name: str
+    n_cells: int = 3000
+    n_batches: int = 3
+    data_seed: int = 0
+    source: str | None = None
+    train_batches: str | None = None
+    test_batches: str | None = None
+    annotation: str | None = None
+
+    def load(self) -> Task | None:
+        """The task (``None`` for a starter whose folder is absent)."""
+        if self.source is not None:
+            return folder_task(self.name, self.source, _split(self.train_batches),
+                               _split(self.test_batches), self.annotation)
+        return task_by_name(self.name, self.n_cells, self.data_seed, self.n_batches)
+
+    def runner_args(self) -> list[str]:
+        """The command-line arguments that rebuild this task in a project runner."""
+        args = ["--task", self.name, "--n-cells", str(self.n_cells), "--n-batches",
+                str(self.n_batches), "--data-seed", str(self.data_seed)]
+        for flag, value in (("--source", self.source), ("--train-batches", self.train_batches),
+                            ("--test-batches", self.test_batches),
+                            ("--annotation", self.annotation)):
+            if value is not None:
+                args += [flag, str(value)]
+        return args
+
+
+def spec_from_args(a) -> TaskSpec:
+    """The task a project runner's parsed ``exchange.runner_args(exchange=False)`` names."""
+    return TaskSpec(a.task, a.n_cells, a.n_batches, a.data_seed, a.source, a.train_batches,
+                    a.test_batches, a.annotation)
+
+
+def _split(batches: str | None) -> list[str] | None:
+    return [b.strip() for b in batches.split(",") if b.strip()] if batches else None
+
+
+def folder_task(name: str, folder: str | Path, train_batches: list[str] | None = None,
+                test_batches: list[str] | None = None,
+                annotation: str | Path | None = None) -> Task:
+    """A paired dataset in the starters' layout, split by batch.
+
+    ``folder`` holds ``rna.h5ad`` and one of ``atac.h5ad`` (peaks named ``chr-start-end``) or
+    ``adt.h5ad``: the same cells in the same order, ``obs["cell_type"]`` and ``obs["batch"]``,
+    raw counts in ``layers["counts"]`` (else in ``X``). MinNet trains on ``train_batches``
+    (default: the first batch in sorted order); every method is scored on ``test_batches``
+    (default: all the others). ATAC needs a TSS table (``annotation``; default the hg38 table
+    in ``../shared/data/annotation``).
+
+    Raises
+    ------
+    TaskError
+        When a file, column or batch is missing, or the two modalities' cells differ.
+    """
+    folder = Path(folder)
+    found = [f for f in OTHER_FILES if (folder / f).is_file()]
+    if not (folder / "rna.h5ad").is_file() or len(found) != 1:
+        raise TaskError(
+            f"{folder}: expected rna.h5ad and exactly one of atac.h5ad / adt.h5ad (found "
+            f"{sorted(p.name for p in folder.glob('*.h5ad')) if folder.is_dir() else 'no folder'})")
+    rna, other = ad.read_h5ad(folder / "rna.h5ad"), ad.read_h5ad(folder / found[0])
+    modality = OTHER_FILES[found[0]]
+    for a, f in ((rna, "rna.h5ad"), (other, found[0])):
+        missing = [c for c in ("cell_type", "batch") if c not in a.obs.columns]
+        if missing:
+            raise TaskError(f"{folder / f}: obs has no column {', '.join(missing)} (needed: "
+                            "cell_type for scoring and label transfer, batch for the split)")
+    if rna.n_obs != other.n_obs or not (rna.obs_names == other.obs_names).all():
+        raise TaskError(f"{folder}: rna.h5ad and {found[0]} must hold the same cells in the "
+                        "same order (paired data); reorder one with adata[other.obs_names]")
+    batches = sorted(rna.obs["batch"].astype(str).unique())
+    train = train_batches or batches[:1]
+    test = test_batches or [b for b in batches if b not in train]
+    unknown = sorted((set(train) | set(test)) - set(batches))
+    if unknown or set(train) & set(test) or not test:
+        raise TaskError(f"{folder}: train batches {train} and test batches {test} must be "
+                        f"disjoint, non-empty batches of obs['batch'] ({', '.join(batches)})"
+                        + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+    keep = rna.obs["batch"].astype(str).isin(train + test).to_numpy()
+    if not keep.all():
+        rna, other = rna[keep].copy(), other[keep].copy()
+    layer = "counts" if "counts" in rna.layers and "counts" in other.layers else None
+    ann = None
+    if modality == "atac":
+        path = Path(annotation) if annotation else DEFAULT_ANNOTATION
+        if not path.is_file():
+            raise TaskError(f"{path}: no TSS table for the ATAC peaks; pass --annotation TSV "
+                            "(columns gene_name, chrom, tss, strand)")
+        # kept as read (the peers get its columns as they are); validated by MinNet's reader
+        ann = pd.read_csv(path, sep="\t")
+        try:
+            minnet.genomics.read_annotation(ann)
+        except ValueError as err:
+            raise TaskError(f"{path}: {err}") from err
+    return Task(name, rna, other, modality, ann, list(train), layer=layer)
+
+
 def starter_tasks() -> list[Task]:
-    tasks = []
-    mo = SHARED / "bmmc_multiome_starter"
-    if mo.is_dir():
-        ann = pd.read_csv(SHARED / "annotation" / "hg38_tss.tsv", sep="\t")
-        rna, atac = ad.read_h5ad(mo / "rna.h5ad"), ad.read_h5ad(mo / "atac.h5ad")
-        tasks.append(Task("bmmc_multiome", rna, atac, "atac", ann, ["s1d1"], layer="counts"))
-    cite = SHARED / "bmmc_cite_starter"
-    if cite.is_dir():
-        rna, adt = ad.read_h5ad(cite / "rna.h5ad"), ad.read_h5ad(cite / "adt.h5ad")
-        tasks.append(Task("bmmc_cite", rna, adt, "adt", None, ["s1d1"], layer="counts"))
-    return tasks
+    """The BMMC starters of ``../shared/data`` that are present (train s1d1, test s1d2)."""
+    folders = {"bmmc_multiome": SHARED / "bmmc_multiome_starter",
+               "bmmc_cite": SHARED / "bmmc_cite_starter"}
+    return [folder_task(name, f, ["s1d1"]) for name, f in folders.items() if f.is_dir()]
 
 
 def task_by_name(name: str, n_cells: int = 3000, seed: int = 0, n_batches: int = 3) -> Task | None:

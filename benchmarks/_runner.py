@@ -31,6 +31,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 sys.path.insert(0, str(PEERS))
 
+from _common import TaskSpec  # noqa: E402,F401  (re-exported: the runners' task)
 from exchange import read_result, write_inputs  # noqa: E402
 
 QUICK_ITERATIONS = 1000
@@ -85,16 +86,6 @@ def default_methods(quick: bool = False) -> list[Method]:
     ]
 
 
-@dataclass
-class TaskSpec:
-    """How to rebuild a task in a runner: name, simulated size, batches, data seed."""
-
-    name: str
-    n_cells: int = 3000
-    n_batches: int = 3
-    data_seed: int = 0
-
-
 def export_task(task, spec: TaskSpec, folder: Path, seed: int = 0) -> np.ndarray:
     """Write the held-out cells of ``task`` for the peers; return the permutation of the other
     modality's rows (exchange row ``j`` is held-out cell ``perm[j]``)."""
@@ -134,8 +125,7 @@ def command(method: Method, spec: TaskSpec, data: Path, seed: int, out: Path) ->
     """The command line that runs ``method`` on one task with one seed."""
     script = str(PEERS / method.script)
     if method.kind == "project":
-        cmd = [sys.executable, script, "--task", spec.name, "--n-cells", str(spec.n_cells),
-               "--n-batches", str(spec.n_batches), "--data-seed", str(spec.data_seed)]
+        cmd = [sys.executable, script, *spec.runner_args()]
     elif method.kind == "python-peer":
         cmd = [str(PEERS_VENV / "bin" / "python"), script, "--data", str(data)]
     else:

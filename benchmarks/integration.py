@@ -24,7 +24,9 @@ Writes ``benchmarks/results/integration[_quick].csv`` (one row per task × metho
 ``benchmarks/results/figures/`` and the tables of ``BENCHMARKS.md`` (between its markers).
 Every run is kept in ``integration[_quick].partial.csv`` as soon as it ends; a stopped
 invocation continues with the same command plus ``--resume`` (finished runs are not repeated).
-Long peer runs can go side by side, each with its own ``--out-dir``; ``--merge`` then takes
+Your own paired data: ``--data NAME=FOLDER`` (``_common.folder_task``: the starters' layout,
+train on ``--train-batches``, score on ``--test-batches``); write its results elsewhere with
+``--out-dir DIR --benchmarks-md DIR/BENCHMARKS.md``. Long peer runs can go side by side, each with its own ``--out-dir``; ``--merge`` then takes
 their CSVs into the results (a run re-measured replaces its earlier row, as with ``--add``).
 """
 
@@ -45,7 +47,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import task_by_name  # noqa: E402
+from _common import TaskError  # noqa: E402
 from _report import (  # noqa: E402
     machine_info,
     public_args,
@@ -63,8 +65,34 @@ log = logging.getLogger("benchmarks.integration")
 
 def task_specs(names: list[str], n_cells: int, data_seed: int) -> list[TaskSpec]:
     """Simulated tasks get ``n_cells`` and 4 batches; the starters keep their own cells."""
+    unknown = [n for n in names if n not in ALL_TASKS.split(",")]
+    if unknown:
+        sys.exit(f"--tasks: unknown {', '.join(unknown)}; choose from {ALL_TASKS} "
+                 "(your own data: --data NAME=FOLDER)")
     return [TaskSpec(n, n_cells, 4, data_seed) if n.startswith("sim") else TaskSpec(n)
             for n in names]
+
+
+def data_specs(items: list[str], train: str | None, test: str | None,
+               annotation: str | None) -> list[TaskSpec]:
+    """``--data NAME=FOLDER`` items as tasks, each checked now (a bad folder stops the run
+    before hours of method runs, with the reason)."""
+    specs = []
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            sys.exit(f"--data {item!r}: write NAME=FOLDER, e.g. --data bmmc=/data/bmmc_multiome")
+        if name in ALL_TASKS.split(",") or name in {s.name for s in specs}:
+            sys.exit(f"--data {item!r}: the name {name} is taken; choose another")
+        spec = TaskSpec(name, source=str(Path(folder).resolve()), train_batches=train,
+                        test_batches=test,
+                        annotation=str(Path(annotation).resolve()) if annotation else None)
+        try:
+            spec.load()
+        except TaskError as err:
+            sys.exit(f"--data {item!r}: {err}")
+        specs.append(spec)
+    return specs
 
 
 def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: float,
@@ -83,7 +111,7 @@ def run_task(spec: TaskSpec, methods, seeds: list[int], work: Path, timeout: flo
         if on_row is not None:
             on_row(row)
 
-    task = task_by_name(spec.name, spec.n_cells, spec.data_seed, spec.n_batches)
+    task = spec.load()
     if task is None:
         log.warning("%s: data not found, skipped", spec.name)
         return []
@@ -164,7 +192,21 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="2,000 simulated cells, seeds 0,1, peers' epochs capped (~15 min)")
-    p.add_argument("--tasks", default=ALL_TASKS)
+    p.add_argument("--tasks", default=None,
+                   help=f"comma-separated, from {ALL_TASKS} (default: all of them, or none "
+                   "when --data is given)")
+    p.add_argument("--data", action="append", default=[], metavar="NAME=FOLDER",
+                   help="a paired dataset of your own, as a task named NAME (repeatable): "
+                   "FOLDER/rna.h5ad and atac.h5ad (peaks chr-start-end) or adt.h5ad, same "
+                   "cells in the same order, obs cell_type and batch, counts in "
+                   "layers['counts'] or X")
+    p.add_argument("--train-batches", default=None,
+                   help="--data: batches MinNet trains on (default: the first, sorted)")
+    p.add_argument("--test-batches", default=None,
+                   help="--data: held-out batches every method is scored on (default: the rest)")
+    p.add_argument("--annotation", default=None,
+                   help="--data with ATAC: TSS table (gene_name chrom tss strand [end]; default "
+                   "../shared/data/annotation/hg38_tss.tsv)")
     p.add_argument("--methods", default=None, help="comma-separated subset (default: all)")
     p.add_argument("--seeds", default=None, help="default 0,1,2 (quick: 0,1)")
     p.add_argument("--n-cells", type=int, default=None,
@@ -207,7 +249,9 @@ def main() -> None:
     if args.methods:
         wanted = [m.strip() for m in args.methods.split(",")]
         methods = [m for m in methods if m.name in wanted]
-    specs = task_specs(args.tasks.split(","), n_cells, args.data_seed)
+    tasks = args.tasks or ("" if args.data else ALL_TASKS)
+    specs = task_specs([t for t in tasks.split(",") if t], n_cells, args.data_seed)
+    specs += data_specs(args.data, args.train_batches, args.test_batches, args.annotation)
     # every row remembers the command that measured it, so tables merged with --add say
     # which command made which rows
     command = " ".join(["python", "benchmarks/integration.py", *public_args()])

@@ -35,7 +35,6 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import task_by_name  # noqa: E402
 from _report import machine_info, public_args, replace_section  # noqa: E402
 from _runner import TaskSpec, default_methods, export_task, peer_versions, run_method  # noqa: E402
 
@@ -51,7 +50,7 @@ def measure(n: int, methods, work: Path, timeout: float, on_row=None) -> list[di
     passed to ``on_row`` as soon as it is measured)."""
     spec = TaskSpec("sim_strong", n, 4, 0)
     t0 = time.perf_counter()
-    task = task_by_name(spec.name, spec.n_cells, spec.data_seed, spec.n_batches)
+    task = spec.load()
     sim_s = time.perf_counter() - t0
     held = ~task.is_train
     data = work / "data" / f"sim_strong_{n}"

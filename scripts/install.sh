@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything MinNet needs on a fresh Debian machine; quick no-op when already done.
 #   1. R 4.2 + Seurat + reticulate + testthat + rmarkdown from Debian (apt), when missing
-#   2. a virtual environment (.venv): torch==2.13.0 (CPU) first, then the rest in one pip command
+#   2. a virtual environment (.venv): torch==2.13.0 (CPU) first, then the rest in one pip command,
+#      at the versions of constraints.txt
 #   3. the R package (rpkg/) when R is present, pointed at the venv's Python
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ r-cran-roxygen2"
 
 stamp="$VENV/.minnet-installed"
 # The R package's files are part of the stamp: changing rpkg/ reinstalls it.
-want=$( (cat pyproject.toml scripts/install.sh
+want=$( (cat pyproject.toml constraints.txt scripts/install.sh
          if [ -d rpkg ]; then find rpkg -type f | LC_ALL=C sort | xargs cat; fi) |
        sha1sum | cut -c1-40)
 r_package_ok() {  # no R, or the R package is installed
@@ -54,7 +55,8 @@ fi
 EXTRAS="test"
 command -v R >/dev/null 2>&1 && EXTRAS="test,r"
 echo "[install] minnet[$EXTRAS] and dependencies"
-$PIP install -q $FIND -e ".[$EXTRAS]"
+# pinned to the versions the benchmarks were measured with (constraints.txt): same numbers
+$PIP install -q $FIND -c constraints.txt -e ".[$EXTRAS]"
 
 # The R package (rpkg/, package minnet) when R is present: into the default site library
 # (a user library when that is not writable), pointed at this venv's Python by recording the

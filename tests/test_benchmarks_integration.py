@@ -355,3 +355,85 @@ def test_scale_py_methods_runs_the_method_comparison(tmp_path):
     assert bad.returncode != 0 and "unknown GLEU" in bad.stderr
     wrong = subprocess.run([*cmd, "--peer-iterations", "5"], capture_output=True, text=True)
     assert wrong.returncode != 0 and "--peer-iterations 5 (options of the method" in wrong.stderr
+
+
+def _paired_folder(folder: Path, n_cells: int = 240, seed: int = 2) -> Path:
+    """A simulated multiome in the starters' layout (counts in layers, TSS table beside)."""
+    import minnet
+
+    sim = minnet.datasets.simulate_multiome(n_cells=n_cells, n_genes=80, n_batches=3, seed=seed)
+    folder.mkdir(parents=True)
+    for a, f in ((sim.rna, "rna.h5ad"), (sim.atac, "atac.h5ad")):
+        a = a.copy()
+        a.layers["counts"] = a.X.copy()
+        a.uns.clear()
+        a.write_h5ad(folder / f)
+    sim.annotation.to_csv(folder / "tss.tsv", sep="\t", index=False)
+    return folder
+
+
+def test_folder_task_splits_by_batch_and_refuses_bad_folders(tmp_path):
+    import anndata as ad
+    from _common import TaskError, TaskSpec, folder_task
+
+    folder = _paired_folder(tmp_path / "mine")
+    task = folder_task("mine", folder, annotation=folder / "tss.tsv")
+    assert task.modality == "atac" and task.layer == "counts"
+    assert task.train_batches == ["batch0"]  # default: the first batch; tested on the rest
+    assert set(task.rna.obs["batch"][~task.is_train]) == {"batch1", "batch2"}
+    only2 = TaskSpec("mine", source=str(folder), train_batches="batch0,batch1",
+                     test_batches="batch2", annotation=str(folder / "tss.tsv")).load()
+    assert set(only2.rna.obs["batch"]) == {"batch0", "batch1", "batch2"}
+    assert set(only2.rna.obs["batch"][~only2.is_train]) == {"batch2"}
+    assert only2.rna.n_obs == task.rna.n_obs
+    spec = TaskSpec("mine", source=str(folder), test_batches="batch2")
+    assert spec.runner_args()[-4:] == ["--source", str(folder), "--test-batches", "batch2"]
+
+    with pytest.raises(TaskError, match="unknown: batch9"):
+        folder_task("mine", folder, ["batch9"], annotation=folder / "tss.tsv")
+    with pytest.raises(TaskError, match="must be disjoint"):
+        folder_task("mine", folder, ["batch0"], ["batch0"], annotation=folder / "tss.tsv")
+    with pytest.raises(TaskError, match="no TSS table"):
+        folder_task("mine", folder, annotation=tmp_path / "none.tsv")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    with pytest.raises(TaskError, match="exactly one of atac.h5ad / adt.h5ad"):
+        folder_task("bad", bad)
+    rna = ad.read_h5ad(folder / "rna.h5ad")
+    rna[::-1].write_h5ad(bad / "rna.h5ad")
+    ad.read_h5ad(folder / "atac.h5ad").write_h5ad(bad / "atac.h5ad")
+    with pytest.raises(TaskError, match="same cells in the same order"):
+        folder_task("bad", bad, annotation=folder / "tss.tsv")
+    del rna.obs["cell_type"]
+    rna.write_h5ad(bad / "rna.h5ad")
+    with pytest.raises(TaskError, match="no column cell_type"):
+        folder_task("bad", bad, annotation=folder / "tss.tsv")
+    # the user's files are read, never changed
+    assert ad.read_h5ad(folder / "rna.h5ad").n_obs == 240
+
+
+def test_integration_runs_on_a_dataset_folder(tmp_path):
+    import subprocess
+
+    from _scoring import FOSCTTM
+
+    folder = _paired_folder(tmp_path / "mine", n_cells=300)
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(BENCH / "integration.py"), "--data", f"mine={folder}",
+           "--annotation", str(folder / "tss.tsv"), "--test-batches", "batch1,batch2",
+           "--methods", "MinNet,PCA baseline", "--seeds", "0", "--out-dir", str(out),
+           "--benchmarks-md", str(out / "B.md")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = pd.read_csv(out / "integration.csv")
+    assert runs["task"].unique().tolist() == ["mine"]  # no built-in task with --data alone
+    assert runs["status"].tolist() == ["ok", "ok"]
+    assert (runs["train_cells"] + runs["heldout_cells"] == 300).all()
+    minnet_fos = runs.loc[runs.method == "MinNet", FOSCTTM].item()
+    assert 0 <= minnet_fos < 0.45  # trained on 105 cells of batch0: better than chance (0.5)
+    assert "#### mine" in (out / "B.md").read_text()
+    bad = subprocess.run([*cmd[:3], "mine", *cmd[4:]], capture_output=True, text=True)
+    assert bad.returncode != 0 and "write NAME=FOLDER" in bad.stderr
+    taken = subprocess.run([*cmd[:3], f"sim_mild={folder}", *cmd[4:]], capture_output=True,
+                           text=True)
+    assert taken.returncode != 0 and "the name sim_mild is taken" in taken.stderr

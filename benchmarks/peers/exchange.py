@@ -136,7 +136,8 @@ def runner_args(doc: str, *, exchange: bool, seed_help: str | None = None,
 
     ``exchange=True``: runners reading the driver's exchange folder (``--data --seed --out
     --iterations``: GLUE, uniPort); ``False``: runners rebuilding the task in the project's
-    environment (``--task --n-cells --n-batches --data-seed --seed --out``: MinNet, baseline).
+    environment (``--task --n-cells --n-batches --data-seed [--source --train-batches
+    --test-batches --annotation] --seed --out``: MinNet, baseline; see ``_common.TaskSpec``).
     """
     import argparse
 
@@ -149,6 +150,10 @@ def runner_args(doc: str, *, exchange: bool, seed_help: str | None = None,
         p.add_argument("--n-cells", type=int, default=3000)
         p.add_argument("--n-batches", type=int, default=3)
         p.add_argument("--data-seed", type=int, default=0)
+        p.add_argument("--source", default=None, help="a dataset folder (rna.h5ad + atac/adt)")
+        p.add_argument("--train-batches", default=None)
+        p.add_argument("--test-batches", default=None)
+        p.add_argument("--annotation", default=None)
     p.add_argument("--seed", type=int, default=0, help=seed_help)
     p.add_argument("--out", type=Path, required=True)
     if exchange:

@@ -15,17 +15,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import TaskSpec, spec_from_args  # noqa: E402
 from exchange import runner_args, write_result  # noqa: E402
 
 
-def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, out: Path) -> None:
+def run(spec: TaskSpec, out: Path) -> None:
     """Embed the held-out cells of the task with the baseline and write them to ``out``."""
     import sklearn
-    from _common import pca_baseline, task_by_name
+    from _common import pca_baseline
 
-    task = task_by_name(task_name, n_cells=n_cells, seed=data_seed, n_batches=n_batches)
+    task = spec.load()
     if task is None:
-        raise SystemExit(f"task {task_name} is not available")
+        raise SystemExit(f"task {spec.name} is not available")
     tr = task.is_train
     t0 = time.perf_counter()
     zx, zy = pca_baseline(task.rna[~tr], task.other[~tr], task.modality, task.annotation,
@@ -36,7 +37,7 @@ def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, out: Path)
 
 def main() -> None:
     a = runner_args(__doc__, exchange=False, seed_help="unused: the baseline is deterministic")
-    run(a.task, a.n_cells, a.n_batches, a.data_seed, a.out)
+    run(spec_from_args(a), a.out)
 
 
 if __name__ == "__main__":

@@ -20,18 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pandas as pd  # noqa: E402
+from _common import TaskSpec, spec_from_args  # noqa: E402
 from exchange import runner_args, write_result  # noqa: E402
 
 
-def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, seed: int, out: Path) -> None:
+def run(spec: TaskSpec, seed: int, out: Path) -> None:
     """Train, embed and write the embeddings of the held-out cells to ``out``."""
-    from _common import fit_embed_minnet, task_by_name
+    from _common import fit_embed_minnet
 
     import minnet
 
-    task = task_by_name(task_name, n_cells=n_cells, seed=data_seed, n_batches=n_batches)
+    task = spec.load()
     if task is None:
-        raise SystemExit(f"task {task_name} is not available")
+        raise SystemExit(f"task {spec.name} is not available")
     t0 = time.perf_counter()
     rq, oq, model = fit_embed_minnet(task, seed=seed, return_model=True)
     secs = time.perf_counter() - t0
@@ -53,7 +54,7 @@ def run(task_name: str, n_cells: int, n_batches: int, data_seed: int, seed: int,
 
 def main() -> None:
     a = runner_args(__doc__, exchange=False)
-    run(a.task, a.n_cells, a.n_batches, a.data_seed, a.seed, a.out)
+    run(spec_from_args(a), a.seed, a.out)
 
 
 if __name__ == "__main__":
