@@ -215,7 +215,8 @@ def minnet_standing(runs: pd.DataFrame) -> list[str]:
             text = f"{METRICS[c]} {int(r)}/{int(rk[c].notna().sum())}"
             if better:
                 gap = abs(means.loc[better, c] - means.loc["MinNet", c]).max()
-                text += f" (behind {', '.join(better)} by {gap:.3f}"
+                # a gap below the table's 3 decimals gets one more, never "by 0.000"
+                text += f" (behind {', '.join(better)} by {gap:.{3 if gap >= 5e-4 else 4}f}"
                 if c == "label transfer accuracy":  # a binomial proportion: its noise is known
                     se = accuracy_se(means.loc["MinNet", c], n_cells)
                     text += f", {'within' if gap < se else 'beyond'} one standard error"
