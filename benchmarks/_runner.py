@@ -86,6 +86,24 @@ def default_methods(quick: bool = False) -> list[Method]:
     ]
 
 
+def select_methods(methods: list[Method], names: str | None) -> list[Method]:
+    """The ``methods`` named in the comma-separated ``names`` (``None`` or ``all``: every one).
+
+    Raises
+    ------
+    ValueError
+        For a name that is not one of ``methods``, with the choices.
+    """
+    if not names or names == "all":
+        return methods
+    wanted = [m.strip() for m in names.split(",")]
+    unknown = sorted(set(wanted) - {m.name for m in methods})
+    if unknown:
+        raise ValueError(f"--methods: unknown {', '.join(unknown)}; choose from "
+                         f"{', '.join(m.name for m in methods)} (or 'all')")
+    return [m for m in methods if m.name in wanted]
+
+
 def export_task(task, spec: TaskSpec, folder: Path, seed: int = 0) -> np.ndarray:
     """Write the held-out cells of ``task`` for the peers; return the permutation of the other
     modality's rows (exchange row ``j`` is held-out cell ``perm[j]``)."""

@@ -26,8 +26,9 @@ Every run is kept in ``integration[_quick].partial.csv`` as soon as it ends; a s
 invocation continues with the same command plus ``--resume`` (finished runs are not repeated).
 Your own paired data: ``--data NAME=FOLDER`` (``_common.folder_task``: the starters' layout,
 train on ``--train-batches``, score on ``--test-batches``); write its results elsewhere with
-``--out-dir DIR --benchmarks-md DIR/BENCHMARKS.md``. Long peer runs can go side by side, each with its own ``--out-dir``; ``--merge`` then takes
-their CSVs into the results (a run re-measured replaces its earlier row, as with ``--add``).
+``--out-dir DIR --benchmarks-md DIR/BENCHMARKS.md``. Long peer runs can go side by side, each
+with its own ``--out-dir``; ``--merge`` then takes their CSVs into the results (a run
+re-measured replaces its earlier row, as with ``--add``).
 """
 
 from __future__ import annotations
@@ -55,7 +56,14 @@ from _report import (  # noqa: E402
     update_benchmarks_md,
     write_figures,
 )
-from _runner import TaskSpec, default_methods, export_task, peer_versions, run_method  # noqa: E402
+from _runner import (  # noqa: E402
+    TaskSpec,
+    default_methods,
+    export_task,
+    peer_versions,
+    run_method,
+    select_methods,
+)
 from _scoring import REFERENCE_PREFIX, label_information, score  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -246,9 +254,10 @@ def main() -> None:
     n_cells = args.n_cells or (2000 if args.quick else 4000)
     seeds = [int(s) for s in (args.seeds or ("0,1" if args.quick else "0,1,2")).split(",")]
     methods = default_methods(args.quick)
-    if args.methods:
-        wanted = [m.strip() for m in args.methods.split(",")]
-        methods = [m for m in methods if m.name in wanted]
+    try:
+        methods = select_methods(methods, args.methods)
+    except ValueError as err:
+        p.error(str(err))
     tasks = args.tasks or ("" if args.data else ALL_TASKS)
     specs = task_specs([t for t in tasks.split(",") if t], n_cells, args.data_seed)
     specs += data_specs(args.data, args.train_batches, args.test_batches, args.annotation)

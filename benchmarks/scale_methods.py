@@ -36,7 +36,14 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import machine_info, public_args, replace_section  # noqa: E402
-from _runner import TaskSpec, default_methods, export_task, peer_versions, run_method  # noqa: E402
+from _runner import (  # noqa: E402
+    TaskSpec,
+    default_methods,
+    export_task,
+    peer_versions,
+    run_method,
+    select_methods,
+)
 
 import minnet  # noqa: E402
 
@@ -162,13 +169,10 @@ def main() -> None:
         if m.kind == "python-peer" and args.peer_iterations:
             m.options["iterations"] = args.peer_iterations
         m.modalities = ("atac",)
-    if args.methods and args.methods != "all":
-        wanted = [m.strip() for m in args.methods.split(",")]
-        unknown = set(wanted) - {m.name for m in methods}
-        if unknown:
-            p.error(f"--methods: unknown {', '.join(sorted(unknown))}; choose from "
-                    f"{', '.join(m.name for m in methods)} (or 'all')")
-        methods = [m for m in methods if m.name in wanted]
+    try:
+        methods = select_methods(methods, args.methods)
+    except ValueError as err:
+        p.error(str(err))
     if args.from_csv:
         report(merged_table(pd.read_csv(args.out_dir / "scale_methods.csv"), pd.DataFrame()), args)
         return

@@ -434,6 +434,9 @@ def test_integration_runs_on_a_dataset_folder(tmp_path):
     minnet_fos = runs.loc[runs.method == "MinNet", FOSCTTM].item()
     assert 0 <= minnet_fos < 0.45  # trained on 105 cells of batch0: better than chance (0.5)
     assert "#### mine" in (out / "B.md").read_text()
+    typo = [*cmd[:9], "MinNet,PCA", *cmd[10:]]
+    wrong = subprocess.run(typo, capture_output=True, text=True)
+    assert wrong.returncode != 0 and "--methods: unknown PCA; choose from" in wrong.stderr
     bad = subprocess.run([*cmd[:3], "mine", *cmd[4:]], capture_output=True, text=True)
     assert bad.returncode != 0 and "write NAME=FOLDER" in bad.stderr
     taken = subprocess.run([*cmd[:3], f"sim_mild={folder}", *cmd[4:]], capture_output=True,
