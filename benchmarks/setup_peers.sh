@@ -16,7 +16,7 @@ PYTHON=${PYTHON:-python3}
 SCGLUE_VERSION=${SCGLUE_VERSION:-0.4.1}
 UNIPORT_VERSION=${UNIPORT_VERSION:-1.3}
 stamp="$PEERS_VENV/.peers-installed"
-want=$(sha1sum benchmarks/setup_peers.sh | cut -c1-40)
+want=$(cat benchmarks/setup_peers.sh benchmarks/peers-constraints.txt | sha1sum | cut -c1-40)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ "${MINNET_PEERS_REINSTALL:-0}" != 1 ]; then
   echo "[peers] already installed in $PEERS_VENV"
   exit 0
@@ -48,9 +48,10 @@ if ! "$PEERS_VENV/bin/python" -c "import torch, sys; sys.exit(not torch.__versio
   $PIP install -q $FIND "torch==2.13.0"
 fi
 # Pins: scglue 0.4.x uses APIs removed in newer releases of some of its dependencies
-# (see BENCHMARKS.md, "Peers"); the torch pin keeps the CPU wheel installed above.
+# (see BENCHMARKS.md, "Peers"); the torch pin keeps the CPU wheel installed above;
+# peers-constraints.txt fixes every other version, so the tables' numbers come out again.
 echo "[peers] scglue==$SCGLUE_VERSION uniport==$UNIPORT_VERSION"
-$PIP install -q $FIND "torch==2.13.0" "scglue==$SCGLUE_VERSION" "uniport==$UNIPORT_VERSION" \
+$PIP install -q $FIND -c benchmarks/peers-constraints.txt "torch==2.13.0" "scglue==$SCGLUE_VERSION" "uniport==$UNIPORT_VERSION" \
   "numpy<2" "anndata<0.11" "scanpy<1.11" "pandas<2.3" "scipy<1.14" "networkx<3.5" "scikit-learn<1.6" \
   "pynndescent<0.6" "umap-learn<0.5.8" \
   "scikit-misc" "leidenalg" "igraph"
