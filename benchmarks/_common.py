@@ -183,7 +183,7 @@ def pca_baseline(rna: ad.AnnData, other: ad.AnnData, modality: str, annotation, 
     """PCA on the features shared by both modalities (gene activity for ATAC), jointly."""
     from sklearn.decomposition import PCA
 
-    from minnet._inputs import modality_matrix
+    from minnet.inputs import modality_matrix
     from minnet.pp import scale
 
     if modality == "adt" and "gene" in other.var.columns:  # proteins named after their genes

@@ -88,7 +88,7 @@ def _synthetic(n_genes: int, n_peaks: int, n_bulks: int, seed: int):
 
 
 def worker(n_genes: int, n_peaks: int, n_bulks: int, seed: int) -> None:
-    from minnet.tl._links import link_peaks
+    from minnet.tl import link_peaks
 
     rna, atac, annotation = _synthetic(n_genes, n_peaks, n_bulks, seed)
     import gc

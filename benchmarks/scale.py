@@ -25,7 +25,7 @@ measurement only:
     difference, over the drawn pairs, between it and ``pair_distances`` with ``radius=inf``
     (exact) and with ``radius="auto"`` (compared with ``min(dense, radius)``).
 ``epoch``
-    One training epoch of ``minnet.train._fit`` (sampling, margins, forward/backward of the
+    One training epoch of ``minnet.train.fit`` (sampling, margins, forward/backward of the
     Siamese network over n pairs, batch 64, hidden 256, 2000 RNA and 2000 gene-activity
     features, CPU, one thread), preprocessing excluded. When an epoch has more than
     ``--max-batches`` mini-batches (1M cells), the same loop runs that many batches and the
@@ -144,7 +144,7 @@ def _synthetic_graph(n: int, seed: int = SEED) -> sp.csr_matrix:
 def _simulate(n: int) -> dict:
     """Simulated paired data → normalised RNA and gene-activity matrices (as minnet.train)."""
     import minnet
-    from minnet._inputs import modality_matrix
+    from minnet.inputs import modality_matrix
 
     sim = minnet.datasets.simulate_multiome(n_cells=n, n_genes=N_FEATURES, n_batches=2, seed=SEED)
     x, _ = modality_matrix(sim.rna, "rna", None, False, None, None, "rna")
@@ -207,7 +207,7 @@ def one_prep(n: int, work: Path, real_max: int) -> dict:
 
 
 def one_margins(n: int, work: Path) -> dict:
-    from minnet.margins import GraphDistances, _bounded_pair_dijkstra
+    from minnet.margins import GraphDistances
 
     lengths = _load_graph(work, n)
     pairs = _epoch_pairs(n)
@@ -234,8 +234,6 @@ def one_margins(n: int, work: Path) -> dict:
         del diff
     out["filter_s"] = time.perf_counter() - t0 if gd.landmark_dist is not None else 0.0
     out["searched"] = int(searched.sum())
-    g = gd.graph
-    ip, ix = g.indptr.astype(np.int64), g.indices.astype(np.int64)
     rng = np.random.default_rng(SEED)
     for name, sel in (("within", searched & (d < gd.radius)), ("beyond", searched & (d >= gd.radius))):
         idx = np.flatnonzero(sel)
@@ -243,9 +241,8 @@ def one_margins(n: int, work: Path) -> dict:
         if idx.size == 0:
             out[f"ms_per_search_{name}"] = float("nan")
             continue
-        res = np.empty(idx.size)
         t0 = time.perf_counter()
-        _bounded_pair_dijkstra(ip, ix, g.data, src[idx], dst[idx], gd.radius, res)
+        gd.search(src[idx], dst[idx])
         out[f"ms_per_search_{name}"] = 1e3 * (time.perf_counter() - t0) / idx.size
     return out
 
@@ -300,8 +297,10 @@ def one_epoch(n: int, work: Path, max_batches: int) -> dict:
     from minnet.model import torch_threads
     from minnet.module import MinNetModule
     from minnet.pairs import sample_pairs
-    from minnet.pp._scale import Standardizer
-    from minnet.train import DEFAULTS, _batch_loss, _batches, _Data, _fit, _margins
+    from minnet.pp import Standardizer
+    from minnet.settings import TrainSettings
+    from minnet.step import PairedData, TrainingStep, pair_batches
+    from minnet.train import fit
 
     p = _paths(work, n)
     x, y = sp.load_npz(p["x"]).tocsr(), sp.load_npz(p["y"]).tocsr()
@@ -318,11 +317,11 @@ def one_epoch(n: int, work: Path, max_batches: int) -> dict:
     # The margins' graph distances are timed by the "margins" measurement (the same call on one
     # epoch's pairs); here a stand-in returns a constant distance, so this times the rest.
     stand_in = SimpleNamespace(pair_distances=lambda src, dst: np.ones(len(src)))
-    data = _Data(x, y, sx, sy, labels, stand_in)
+    data = PairedData(x, y, sx, sy, labels, stand_in)
     n_classes = int(labels.max()) + 1
-    hp = dict(DEFAULTS, n_hidden=256, batch_size=64, epochs=1, validation_fraction=0.0,
-              patience=None, seed=SEED)
-    n_batches = sum(1 for _ in _batches(n, hp["batch_size"], None))
+    settings = TrainSettings.from_kwargs(n_hidden=256, batch_size=64, epochs=1,
+                                         validation_fraction=0.0, patience=None, seed=SEED)
+    n_batches = sum(1 for _ in pair_batches(n, settings.optim.batch_size, None))
     dev = torch.device("cpu")
     rng = np.random.default_rng(SEED)
     torch.manual_seed(SEED)
@@ -330,25 +329,20 @@ def one_epoch(n: int, work: Path, max_batches: int) -> dict:
            "features": f"{x.shape[1]}+{y.shape[1]}"}
     with torch_threads(1), Meter(trace=False) as m:
         if n_batches <= max_batches:  # the library's own loop, one epoch
-            _fit(data, np.arange(n), np.array([], dtype=np.int64), hp, n_classes, dev, rng,
-                 False)
+            fit(data, np.arange(n), np.array([], dtype=np.int64), settings, n_classes, dev, rng,
+                False)
             run_batches = n_batches
-        else:  # the same loop body as _fit, for the first max_batches mini-batches
-            module = MinNetModule((x.shape[1], y.shape[1]), n_classes, hp["n_hidden"],
-                                  hp["n_latent"]).to(dev)
-            opt = torch.optim.Adam(module.parameters(), lr=hp["lr"],
-                                   weight_decay=hp["weight_decay"])
+        else:  # the library's training step, for the first max_batches mini-batches
+            net, loss = settings.network, settings.loss
+            module = MinNetModule((x.shape[1], y.shape[1]), n_classes, net.n_hidden,
+                                  net.n_latent).to(dev)
+            step = TrainingStep(module, data, loss, settings.optim, dev)
             module.train()
-            pairs = sample_pairs(np.arange(n), rng, hp["positive_fraction"], hp["negatives"])
-            margin = _margins(pairs, data, hp["margin"], hp["celltype_margin"])
+            pairs = sample_pairs(np.arange(n), rng, loss.positive_fraction, loss.negatives)
+            margin = data.margins(pairs, loss)
             run_batches = 0
-            for idx in _batches(len(pairs), hp["batch_size"], rng):
-                loss, _, _, _ = _batch_loss(module, data, pairs, idx, margin,
-                                            hp["contrastive_weight"], dev)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                loss.item()
+            for idx in pair_batches(len(pairs), settings.optim.batch_size, rng):
+                step(pairs, idx, margin).total.item()
                 run_batches += 1
                 if run_batches == max_batches:
                     break
@@ -557,7 +551,7 @@ def main() -> None:
         "over the drawn pairs, `pair_distances` with `radius=inf` vs dense, and with "
         "`radius='auto'` vs `min(dense, radius)`. Memory: tracemalloc peak (Python/numpy "
         "allocations) / increase of `ru_maxrss` over the RSS before the measurement, with the "
-        "high-water mark reset through `/proc/self/clear_refs`. Epoch: `minnet.train._fit` "
+        "high-water mark reset through `/proc/self/clear_refs`. Epoch: `minnet.train.fit` "
         "for one epoch (batch 64, hidden 256, 1 thread, CPU), preprocessing excluded; "
         "'extrapolated' = the first `--max-batches` mini-batches timed and scaled to the epoch.",
         "", "## Details", "", details, "",

@@ -60,7 +60,7 @@ $PIP install -q $FIND -c constraints.txt -e ".[$EXTRAS]"
 
 # The R package (rpkg/, package minnet) when R is present: into the default site library
 # (a user library when that is not writable), pointed at this venv's Python by recording the
-# interpreter in the installed package (minnet_python() reads it).
+# interpreter in the installed package (GetMinNetPython() reads it).
 if [ -d rpkg ] && command -v R >/dev/null 2>&1 && command -v Rscript >/dev/null 2>&1; then
   if Rscript -e 'quit(status = !all(vapply(c("SeuratObject", "reticulate", "Matrix"),
                    requireNamespace, NA, quietly = TRUE)))' >/dev/null 2>&1; then

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -50,3 +51,41 @@ def small_model(sim, sim_split):
 @pytest.fixture()
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def unpaired(sim, small_model):
+    """Unpaired halves of the shared simulation: RNA of even cells, ATAC of odd cells."""
+    idx = np.arange(sim.rna.n_obs)
+    rna = minnet.tl.embed(small_model, sim.rna[idx % 2 == 0], "rna", batch_key="batch")
+    atac = minnet.tl.embed(small_model, sim.atac[idx % 2 == 1], "atac", batch_key="batch")
+    return rna, atac
+
+
+@pytest.fixture()
+def peak_gene_links_calls(monkeypatch):
+    """Every call of minnet.tl.peak_gene_links during the test (and its result)."""
+    calls = []
+    real = minnet.tl.peak_gene_links
+
+    def spy(*args, **kwargs):
+        calls.append({"args": args, "kwargs": kwargs, "out": real(*args, **kwargs)})
+        return calls[-1]["out"]
+
+    monkeypatch.setattr(minnet.tl, "peak_gene_links", spy)
+    return calls
+
+
+@pytest.fixture()
+def make_embedded():
+    """Factory: an AnnData holding only a co-embedding ``obsm[rep]`` (cell names optional)."""
+
+    def make(z, names=None, rep="X_minnet"):
+        z = np.asarray(z, dtype=np.float32)
+        a = ad.AnnData(X=np.zeros((len(z), 1), dtype=np.float32))
+        if names is not None:
+            a.obs_names = list(names)
+        a.obsm[rep] = z
+        return a
+
+    return make

@@ -9,7 +9,7 @@ import pytest
 
 import minnet
 from minnet import MinNetInputError, ModelFileError
-from minnet._utils import check_int, check_number
+from minnet.validation import check_int, check_number
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "5", None, True])

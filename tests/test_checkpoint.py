@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import subprocess
@@ -15,9 +14,7 @@ import pytest
 
 import minnet
 from minnet import MinNetInputError
-
-# the module, not the function minnet.train that shadows it
-train_module = importlib.import_module("minnet.train")
+from minnet.step import TrainingStep
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +44,7 @@ def test_checkpoint_holds_the_returned_model(small, tmp_path):
 def test_ctrl_c_returns_best_so_far_and_leaves_it_on_disk(small, tmp_path, monkeypatch):
     rna, act = small
     path = tmp_path / "run.safetensors"
-    evaluate = train_module._evaluate
+    evaluate = TrainingStep.evaluate
     calls = {"n": 0}
 
     def interrupted_at_epoch_3(*args, **kwargs):
@@ -56,7 +53,7 @@ def test_ctrl_c_returns_best_so_far_and_leaves_it_on_disk(small, tmp_path, monke
             raise KeyboardInterrupt
         return evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "_evaluate", interrupted_at_epoch_3)
+    monkeypatch.setattr(TrainingStep, "evaluate", interrupted_at_epoch_3)
     model = _train(rna, act, epochs=10, checkpoint=path)
     assert model.summary["interrupted"] is True
     assert model.summary["epochs_run"] == 2  # epoch 3 never finished
@@ -72,7 +69,7 @@ def test_ctrl_c_in_the_first_epoch_propagates(small, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "_evaluate", interrupt)
+    monkeypatch.setattr(TrainingStep, "evaluate", interrupt)
     with pytest.raises(KeyboardInterrupt):
         _train(rna, act, epochs=3)
 

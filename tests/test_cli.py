@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -77,13 +78,43 @@ def test_cli_reports_errors(tmp_path, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_demo_writes_outputs(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["-q", "demo", "--out", str(out), "--n-cells", "600", "--epochs", "3"]) == 0
-    text = capsys.readouterr().out
-    assert "FOSCTTM" in text and "label transfer accuracy" in text and "silhouette" in text
-    assert "peak-gene link AUROC" in text
-    for name in ("model.safetensors", "umap.png", "rna_heldout_embedded.h5ad",
-                 "atac_heldout_embedded.h5ad", "transfer_confusion.png", "links.tsv",
-                 "links.png"):
-        assert (out / name).stat().st_size > 0
+def test_links_command_is_one_peak_gene_links_call(sim, tmp_path, peak_gene_links_calls):
+    import minnet
+
+    # unpaired halves in a stand-in co-embedding (cell type + noisy latent state)
+    rng = np.random.default_rng(0)
+    onehot = pd.get_dummies(sim.rna.obs["cell_type"]).to_numpy(float) * 10
+    emb = np.hstack([onehot, sim.rna.obsm["latent_state"] + rng.normal(0, 1, (sim.rna.n_obs, 2))])
+    idx = np.arange(sim.rna.n_obs)
+    rna, atac = sim.rna[idx % 2 == 0].copy(), sim.atac[idx % 2 == 1].copy()
+    rna.obsm["X_minnet"], atac.obsm["X_minnet"] = emb[idx % 2 == 0], emb[idx % 2 == 1]
+    atac.obs["cell_type_pred"] = atac.obs.pop("cell_type")
+    rna.write_h5ad(tmp_path / "rna.h5ad")
+    atac.write_h5ad(tmp_path / "atac.h5ad")
+    sim.annotation.to_csv(tmp_path / "tss.tsv", sep="\t", index=False)
+    genes = list(sim.annotation["gene_name"][:60])
+    calls = peak_gene_links_calls
+    tsv = tmp_path / "links.tsv"
+    assert main(["-q", "links", "--rna", str(tmp_path / "rna.h5ad"), "--atac",
+                 str(tmp_path / "atac.h5ad"), "--annotation", str(tmp_path / "tss.tsv"),
+                 "--groupby", "cell_type", "cell_type_pred", "--genes", *genes,
+                 "--n-bulks", "40", "--n-background", "30", "--n-neighbors", "7",
+                 "--percentile", "90", "--method", "pearson", "--seed", "3",
+                 "--out", str(tsv)]) == 0
+    assert len(calls) == 1
+    kw = calls[0]["kwargs"]
+    assert kw["groupby"] == ("cell_type", "cell_type_pred") and kw["genes"] == genes
+    assert (kw["n_background"], kw["n_neighbors"], kw["percentile"]) == (30, 7, 90.0)
+    # the TSV is the table of a direct call with the same settings
+    direct = minnet.tl.peak_gene_links(
+        rna, atac, sim.annotation, groupby=("cell_type", "cell_type_pred"), genes=genes,
+        n_bulks=40, n_background=30, n_neighbors=7, percentile=90.0, method="pearson", seed=3,
+        progress=False,
+    )
+    written = pd.read_csv(tsv, sep="\t", float_precision="round_trip")
+    assert set(written["gene"]) <= set(genes) and len(written) > 20
+    pd.testing.assert_frame_equal(written, direct, check_exact=True, check_dtype=False)
+    # more than two group columns is an input error (exit code 2)
+    assert main(["-q", "links", "--rna", str(tmp_path / "rna.h5ad"), "--atac",
+                 str(tmp_path / "atac.h5ad"), "--annotation", str(tmp_path / "tss.tsv"),
+                 "--groupby", "a", "b", "c", "--out", str(tsv)]) == 2

@@ -8,9 +8,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from minnet import MinNetInputError
-from minnet.graph import build_rna_graph
 from minnet.margins import GraphDistances
-from minnet.pp import log_normalize
 
 
 def random_graph(n: int, seed: int, density: float = 0.03, components: int = 1) -> sp.csr_matrix:
@@ -93,16 +91,6 @@ def test_bad_input():
         GraphDistances(g, radius="big")
 
 
-def test_rna_graph_edge_lengths(sim):
-    x = log_normalize(sim.rna.X[:300])
-    g = build_rna_graph(x, sim.rna.obs["batch"].to_numpy()[:300], n_neighbors=10, n_pcs=20)
-    assert g.shape == (300, 300)
-    assert (abs(g - g.T) > 1e-9).nnz == 0  # symmetric
-    assert g.data.min() >= 0.01 - 1e-9 and g.data.max() <= 1.01 + 1e-9
-    assert g.diagonal().sum() == 0
-    assert g.nnz >= 300 * 9  # every cell keeps its neighbours
-
-
 def test_auto_radius_keeps_unreachable_pairs_finite_on_small_graphs():
     # two separate paths of 5 cells each (edge length 1): pairs across them have no path
     rows = [0, 1, 2, 3, 5, 6, 7, 8]
@@ -114,11 +102,3 @@ def test_auto_radius_keeps_unreachable_pairs_finite_on_small_graphs():
     np.testing.assert_allclose(within, [4.0, 4.0, 2.0])  # exact inside a component
     across = dist.pair_distances(np.array([0, 4]), np.array([5, 9]))
     assert np.all(across == dist.radius)  # saturated, not infinite
-
-
-def test_training_refuses_an_infinite_radius(sim):
-    import minnet
-
-    with pytest.raises(MinNetInputError, match="radius must be a finite number"):
-        minnet.train(sim.rna[:60], sim.atac[:60], modality="atac", annotation=sim.annotation,
-                     radius=np.inf, progress=False)

@@ -102,7 +102,7 @@ def small_sim():
 def test_pieces_rebuild_the_python_matrix(ro, small_sim):
     rna = small_sim.rna
     _seurat_from(ro, "obj", rna, obs=["cell_type", "batch"])
-    ro.r("p <- MinNetAnnDataPieces(obj, 'RNA')")
+    ro.r("p <- CreateMinNetAnnDataPieces(obj, 'RNA')")
     indptr, indices, data = _get(ro, "p$indptr"), _get(ro, "p$indices"), _get(ro, "p$data")
     shape = tuple(int(v) for v in _get(ro, "p$shape"))
     x = sp.csr_matrix((data, indices, indptr), shape=shape)
@@ -119,7 +119,7 @@ def test_seurat_lognormalize_matches_the_core(ro, small_sim):
     rna = small_sim.rna
     _seurat_from(ro, "obj", rna)
     ro.r("suppressWarnings(obj <- Seurat::NormalizeData(obj, verbose = FALSE)); "
-         "p <- MinNetAnnDataPieces(obj, 'RNA', slot = 'data')")
+         "p <- CreateMinNetAnnDataPieces(obj, 'RNA', slot = 'data')")
     x = sp.csr_matrix((_get(ro, "p$data"), _get(ro, "p$indices"), _get(ro, "p$indptr")),
                       shape=rna.shape)
     core = minnet.pp.log_normalize(rna.X)
@@ -129,7 +129,7 @@ def test_seurat_lognormalize_matches_the_core(ro, small_sim):
 def test_peak_pieces_give_the_cores_gene_activity(ro, small_sim):
     atac = small_sim.atac
     _seurat_from(ro, "obj", atac, assay="peaks")
-    ro.r("p <- MinNetAnnDataPieces(obj, 'peaks')")
+    ro.r("p <- CreateMinNetAnnDataPieces(obj, 'peaks')")
     x = sp.csr_matrix((_get(ro, "p$data"), _get(ro, "p$indices"), _get(ro, "p$indptr")),
                       shape=tuple(int(v) for v in _get(ro, "p$shape")))
     from_r = anndata.AnnData(X=x, obs=pd.DataFrame(index=list(_get(ro, "p$obs_names"))),
@@ -145,7 +145,7 @@ def test_dimreduc_holds_the_python_embedding(ro, small_model, sim):
     z = small_model.embed(cells, "rna")
     _put(ro, "z", z.astype(np.float64))
     _put(ro, "zc", np.asarray(cells.obs_names, dtype=str))
-    ro.r("dr <- MinNetDimReduc(z, assay = 'RNA', key = 'minnet_', cells = zc)")
+    ro.r("dr <- CreateMinNetDimReduc(z, assay = 'RNA', key = 'minnet_', cells = zc)")
     emb = _get(ro, "Embeddings(dr)")
     np.testing.assert_array_equal(emb, z.astype(np.float64))
     assert list(_get(ro, "rownames(Embeddings(dr))")) == list(cells.obs_names)
@@ -153,9 +153,9 @@ def test_dimreduc_holds_the_python_embedding(ro, small_model, sim):
     assert str(_get(ro, "Key(dr)")[0]) == "minnet_"
     # stored in a Seurat object, in the object's cell order, with the command logged
     _seurat_from(ro, "obj", cells)
-    ro.r("rownames(z) <- zc; obj <- MinNetAddEmbedding(obj, z[rev(zc), ], assay = 'RNA')")
+    ro.r("rownames(z) <- zc; obj <- AddMinNetEmbedding(obj, z[rev(zc), ], assay = 'RNA')")
     np.testing.assert_array_equal(_get(ro, "Embeddings(obj, 'minnet')"), z.astype(np.float64))
-    assert "MinNetAddEmbedding.RNA" in list(_get(ro, "names(obj@commands)"))
+    assert "AddMinNetEmbedding.RNA" in list(_get(ro, "names(obj@commands)"))
 
 
 def test_predictions_are_stored_with_seurat_names(ro, small_model, sim):
@@ -169,10 +169,10 @@ def test_predictions_are_stored_with_seurat_names(ro, small_model, sim):
     _put(ro, "lab", np.asarray(pred, dtype=str))
     _put(ro, "sc", np.asarray(conf, dtype=np.float64))
     ro.r("names(lab) <- names(sc) <- colnames(q); "
-         "q <- MinNetAddPredictions(q, lab, sc, refdata = 'celltype')")
+         "q <- AddMinNetPredictions(q, lab, sc, refdata = 'celltype')")
     assert list(_get(ro, "q$predicted.celltype")) == list(pred)
     np.testing.assert_array_equal(_get(ro, "q$predicted.celltype.score"), conf)
-    assert "MinNetAddPredictions" in list(_get(ro, "names(q@commands)"))
+    assert "AddMinNetPredictions" in list(_get(ro, "names(q@commands)"))
 
 
 def test_links_from_the_core_are_stored(ro, small_sim):
@@ -185,16 +185,16 @@ def test_links_from_the_core_are_stored(ro, small_sim):
     assert len(links) > 0
     _seurat_from(ro, "obj", atac, assay="peaks")
     _put(ro, "links", links.reset_index(drop=True))
-    ro.r("obj <- MinNetStoreLinks(obj, links, peak.assay = 'peaks'); got <- MinNetLinks(obj)")
+    ro.r("obj <- AddMinNetLinks(obj, links, peak.assay = 'peaks'); got <- GetMinNetLinks(obj)")
     assert list(_get(ro, "colnames(got)")) == ["gene", "peak", "score", "zscore", "pvalue",
                                                "qvalue", "distance"]
     assert list(_get(ro, "got$gene")) == list(links["gene"])
     assert list(_get(ro, "got$peak")) == list(links["peak"])
     for col in ("score", "zscore", "pvalue", "qvalue", "distance"):
         np.testing.assert_array_equal(_get(ro, f"got${col}"), links[col].to_numpy(np.float64))
-    assert "MinNetStoreLinks" in list(_get(ro, "names(obj@commands)"))
+    assert "AddMinNetLinks" in list(_get(ro, "names(obj@commands)"))
     if bool(_get(ro, "isTRUE(requireNamespace('GenomicRanges', quietly = TRUE))")[0]):
-        ro.r("gr <- BiocGenerics::as.data.frame(MinNetLinks(obj, granges = TRUE))")
+        ro.r("gr <- BiocGenerics::as.data.frame(GetMinNetLinks(obj, granges = TRUE))")
         peaks = parse_peak_names(links["peak"])
         mid = ((peaks["start"] + peaks["end"]) // 2).to_numpy()
         tss = read_annotation(small_sim.annotation).set_index("gene_name").loc[links["gene"], "tss"]
@@ -211,13 +211,133 @@ def test_granges_annotation_matches_the_cores_table(ro, small_sim):
     _put(ro, "ann", ann)
     ro.r("gr <- GenomicRanges::GRanges(ann$chrom, IRanges::IRanges(pmin(ann$tss, ann$end), "
          "pmax(ann$tss, ann$end)), strand = ann$strand, gene_name = ann$gene_name); "
-         "conv <- MinNetAnnotation(gr)")
+         "conv <- CreateMinNetAnnotation(gr)")
     core = read_annotation(ann)
     assert list(_get(ro, "conv$gene_name")) == list(core["gene_name"])
     assert list(_get(ro, "conv$chrom")) == list(core["chrom"])
     assert list(_get(ro, "conv$strand")) == list(core["strand"])
     np.testing.assert_array_equal(_get(ro, "conv$tss"), core["tss"].to_numpy())
     np.testing.assert_array_equal(_get(ro, "conv$end"), core["end"].to_numpy())
+
+
+# --- the R wrappers' defaults are the core's ---------------------------------------------
+# Every R argument that mirrors an argument of the core is listed with the core's name
+# (R's dotted names become snake case) and, where R spells a value its own way on purpose
+# (documented in the R help), the translation of R's value. The core's defaults are read
+# with inspect.signature at test time, so a default changed on one side only fails here.
+_CELLTYPE = {"celltype": "cell_type"}          # R's metadata spelling of the core's column
+_REDUCTION = {"minnet": "X_minnet"}            # Seurat's reduction name of the obsm key
+_SLOT_NORMALIZED = {"counts": False, "data": True}
+
+
+def _mirrors() -> dict:
+    """R function -> (the core functions it mirrors, {R arg: spec}, R-only args).
+
+    A spec is the Python name, or (Python name, R-value translation[, the one core function
+    to compare with]).
+    """
+    from minnet.model import MinNetModel
+
+    ds, tl = minnet.datasets, minnet.tl
+    return {
+        "TrainMinNet": ([minnet.train], {
+            "modality": "modality", "label": ("label_key", _CELLTYPE), "batch": "batch_key",
+            "annotation": "annotation", "slot": ("normalized", _SLOT_NORMALIZED),
+            "epochs": "epochs", "seed": "seed", "verbose": "progress",
+        }, {"object", "rna.assay", "other.assay", "other.object", "..."}),
+        "RunMinNet": ([MinNetModel.embed], {
+            "modality": "modality", "slot": ("normalized", _SLOT_NORMALIZED),
+            "batch": "batch_key",
+        }, {"object", "model", "assay", "reduction.name", "reduction.key", "verbose"}),
+        "TransferMinNetLabels": ([tl.transfer_labels], {
+            # the core's transfer_labels needs label_key; R defaults to the label train uses
+            "refdata": ("label_key", _CELLTYPE, minnet.train),
+            "reduction": ("use_rep", _REDUCTION), "k": "n_neighbors",
+            "min.confidence": "min_confidence", "unassigned": "unassigned", "model": "model",
+            "modality": "modality", "slot": ("layer", {"counts": None}),
+            "head.weight": "head_weight",
+        }, {"query", "reference", "assay"}),
+        "SimulateMinNetData": ([ds.simulate_multiome, ds.simulate_citeseq], {
+            "n.cells": "n_cells", "n.cell.types": "n_cell_types", "n.batches": "n_batches",
+            "n.genes": "n_genes", "n.peaks.per.gene": "n_peaks_per_gene",
+            "batch.effect": "batch_effect", "n.background.peaks": "n_background_peaks",
+            "seed": "seed", "n.proteins": "n_proteins",
+        }, {"modality"}),
+        "LinkMinNetPeaks": ([tl.peak_gene_links, tl.link_peaks], {
+            "reduction": ("use_rep", _REDUCTION), "annotation": "annotation",
+            "distance": "distance", "n.bulks": "n_bulks", "group.by": ("groupby", _CELLTYPE),
+            "genes": "genes", "method": "method", "n.background": "n_background",
+            "smooth": "smooth", "n.neighbors": "n_neighbors", "percentile": "percentile",
+            "seed": "seed", "verbose": "progress",
+        }, {"rna", "atac", "model", "peak.assay", "expression.assay", "atac.assay",
+            "return.links"}),
+    }
+
+
+_R_DEFAULTS = r"""
+function(fn) {
+  f <- formals(getExportedValue("minnet", fn))
+  out <- lapply(names(f), function(n) {
+    if (identical(f[[n]], quote(expr = ))) return(list(required = TRUE))
+    # a default computed from other arguments (atac = rna) is kept as its expression
+    v <- tryCatch(eval(f[[n]], baseenv()), error = function(e) paste("<R:", deparse(f[[n]]), ">"))
+    # a vector of choices (match.arg style): the first one is the default
+    if (is.character(v) && length(v) > 1L) v <- v[1]
+    list(required = FALSE, value = v)
+  })
+  names(out) <- names(f)
+  as.character(jsonlite::toJSON(out, auto_unbox = TRUE, null = "null", digits = NA))
+}
+"""
+
+
+def _same_default(r_value, py_value) -> bool:
+    if isinstance(r_value, bool) or isinstance(py_value, bool):
+        return type(r_value) is type(py_value) and r_value == py_value
+    if isinstance(r_value, int | float) and isinstance(py_value, int | float):
+        return float(r_value) == float(py_value)
+    return r_value == py_value
+
+
+@pytest.mark.parametrize("r_function", ["TrainMinNet", "RunMinNet", "TransferMinNetLabels",
+                                        "SimulateMinNetData", "LinkMinNetPeaks"])
+def test_r_defaults_are_the_cores(ro, r_function):
+    import inspect
+    import json
+
+    py_functions, spec, r_only = _mirrors()[r_function]
+    r_formals = json.loads(str(ro.r(_R_DEFAULTS)(r_function)[0]))
+    unlisted = set(r_formals) - set(spec) - r_only
+    assert not unlisted, f"{r_function}: classify the new R argument(s) {sorted(unlisted)}"
+    problems = []
+    for r_arg, how in spec.items():
+        py_arg, table, only = (how, None, None) if isinstance(how, str) else (*how, None)[:3]
+        assert r_arg in r_formals, f"{r_function} has no argument {r_arg!r}"
+        funcs = [only] if only is not None else py_functions
+        pairs = [(f, inspect.signature(f).parameters[py_arg]) for f in funcs
+                 if py_arg in inspect.signature(f).parameters]
+        assert pairs, f"{r_function}({r_arg}): no core function has {py_arg!r} any more"
+        r = r_formals[r_arg]
+        for f, p in pairs:
+            where = f"{r_function}({r_arg}) vs {f.__qualname__}({py_arg})"
+            if r["required"] or p.default is inspect.Parameter.empty:
+                if r["required"] != (p.default is inspect.Parameter.empty):
+                    problems.append(f"{where}: required on one side only")
+                continue
+            value = r["value"]
+            if table is not None and isinstance(value, str | bool | type(None)):
+                value = table.get(value, value)
+            if not _same_default(value, p.default):
+                problems.append(f"{where}: R {r['value']!r} != Python {p.default!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_r_link_columns_are_the_cores(ro):
+    """R orders the links table its own way (Signac's), but its columns are the core's."""
+    from minnet.tl._links import LINK_COLUMNS
+
+    r_columns = list(_get(ro, "minnet:::.link_columns"))
+    assert sorted(r_columns) == sorted(LINK_COLUMNS)
 
 
 # --- Rscript + reticulate: train and embed in R, compare with the core ------------------
@@ -247,10 +367,10 @@ write_emb <- function(e, f) {
 write_emb(Embeddings(rna, "minnet"), "rna_emb.bin")
 write_emb(Embeddings(atac, "minnet"), "atac_emb.bin")
 writeLines(rownames(Embeddings(rna, "minnet")), file.path(d, "emb_cells.txt"))
-atac <- MinNetTransferLabels(atac, rna, refdata = "celltype", k = 15)
+atac <- TransferMinNetLabels(atac, rna, refdata = "celltype", k = 15)
 writeLines(atac$predicted.celltype, file.path(d, "pred.txt"))
 write_emb(matrix(atac$predicted.celltype.score, ncol = 1), "score.bin")
-links <- MinNetLinkPeaks(rna, atac, annotation = ann, n.bulks = 20, n.background = 30,
+links <- LinkMinNetPeaks(rna, atac, annotation = ann, n.bulks = 20, n.background = 30,
                          group.by = c("celltype", "predicted.celltype"), return.links = TRUE,
                          verbose = FALSE)
 writeLines(paste(links$gene, links$peak), file.path(d, "links_pairs.txt"))

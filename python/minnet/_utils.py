@@ -1,10 +1,11 @@
-"""Small helpers shared across modules: matrix access and input checks."""
+"""Small helpers shared across modules: the logger, the input error and matrix access.
+
+Input checks live in :mod:`minnet.validation`.
+"""
 
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,7 +50,7 @@ def in_memory(x: object) -> np.ndarray | sp.spmatrix:
     return np.asarray(x)
 
 
-def to_csr_float32(x) -> sp.csr_matrix:
+def to_csr_float32(x: object) -> sp.csr_matrix:
     """Convert any matrix-like (dense, sparse, backed) to a new float32 CSR matrix."""
     x = in_memory(x)
     if sp.issparse(x):
@@ -57,53 +58,11 @@ def to_csr_float32(x) -> sp.csr_matrix:
     return sp.csr_matrix(np.asarray(x, dtype=np.float32))
 
 
-def check_int(value: object, name: str, minimum: int) -> int:
-    """``value`` as an int, or a clear error unless it is an integer ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise MinNetInputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def check_number(
-    value: object, name: str, low: float = -math.inf, high: float = math.inf,
-    low_open: bool = False, high_open: bool = False,
-) -> float:
-    """``value`` as a finite float inside the interval, or a clear error naming it."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    v = float(value) if ok else math.nan
-    if ok and math.isfinite(v):
-        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    else:
-        ok = False
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise MinNetInputError(f"{name} must be a finite number in {interval}, got {value!r}.")
-    return v
-
-
-def check_finite_nonnegative(x, what: str, allow_negative: bool = False) -> None:
-    """Raise a clear error if a matrix holds NaN/Inf (or negative values when counts are expected)."""
-    data = x.data if sp.issparse(x) else np.asarray(x)
-    if data.size == 0:
-        return
-    if not np.issubdtype(data.dtype, np.number) or np.issubdtype(data.dtype, np.complexfloating):
-        raise MinNetInputError(f"{what} must hold real numbers, got dtype {data.dtype}.")
-    if not np.all(np.isfinite(data)):
-        n_bad = int(np.size(data) - np.isfinite(data).sum())
-        raise MinNetInputError(
-            f"{what} contains {n_bad} NaN or infinite values; remove or impute them before MinNet."
-        )
-    if not allow_negative and data.min() < 0:
-        raise MinNetInputError(
-            f"{what} contains negative values but raw counts were expected; pass raw counts "
-            "(or a counts layer via layer=), or set normalized=True for already-normalised data."
-        )
-
-
 def get_rep(adata: AnnData, use_rep: str, what: str) -> np.ndarray:
     """Validated float64 ``adata.obsm[use_rep]`` (2-D, finite), with errors that name the fix."""
-    if not isinstance(adata, AnnData):
-        raise MinNetInputError(f"{what} must be an AnnData object, got {type(adata).__name__}.")
+    from .validation import check_is_anndata  # here: validation imports this module
+
+    check_is_anndata(adata, what)
     if use_rep not in adata.obsm:
         raise MinNetInputError(
             f"{what}.obsm has no {use_rep!r} (available: {list(adata.obsm)}); compute the "
@@ -128,3 +87,7 @@ def get_rep(adata: AnnData, use_rep: str, what: str) -> np.ndarray:
             "remove those cells or re-embed them with minnet.tl.embed()."
         )
     return x
+
+
+# Checks that moved to minnet.validation, still importable from here for existing callers. Lazy,
+# because minnet.validation imports this module (MinNetInputError).

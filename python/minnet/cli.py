@@ -37,12 +37,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .train import train
 
+    settings = {name: getattr(args, name) for name in _train_settings()}
+    settings["progress"] = not args.quiet
     model = train(
-        _read(args.rna), _read(args.other), modality=args.modality, label_key=args.label_key,
-        batch_key=args.batch_key, layer=args.layer, other_layer=args.other_layer,
-        annotation=args.annotation, epochs=args.epochs, seed=args.seed, device=args.device,
-        normalized=args.normalized, progress=not args.quiet, checkpoint=args.out,
-        resume=args.resume,
+        _read(args.rna), _read(args.other), modality=args.modality, layer=args.layer,
+        other_layer=args.other_layer, annotation=args.annotation, normalized=args.normalized,
+        checkpoint=args.out, resume=args.resume, **settings,
     )
     print(model)
     if model.summary.get("interrupted"):
@@ -84,28 +84,87 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def _cmd_links(args: argparse.Namespace) -> int:
-    from .model import load
-    from .tl import embed, peak_gene_links, transfer_labels
+    from .tl import peak_gene_links
 
     rna, atac = _read(args.rna), _read(args.atac)
+    model = None
     if args.model is not None:
+        from .model import load
+
         model = load(args.model)
-        rna = embed(model, rna, "rna", key_added=args.use_rep, layer=args.layer)
-        atac = embed(model, atac, "atac", key_added=args.use_rep, layer=args.atac_layer,
-                     annotation=args.annotation)
-    groupby = None if args.groupby in ("", "none") else args.groupby
-    if groupby is not None and groupby not in atac.obs and f"{groupby}_pred" not in atac.obs:
-        atac = transfer_labels(rna, atac, groupby, use_rep=args.use_rep)
+    by = list(args.groupby)  # one column for both files, or the RNA and the ATAC column
+    groupby = None if by in (["none"], [""]) else by[0] if len(by) == 1 else tuple(by)
     links = peak_gene_links(
         rna, atac, args.annotation, use_rep=args.use_rep, groupby=groupby,
-        n_bulks=args.n_bulks, smooth=not args.no_smooth, distance=args.distance,
-        method=args.method, layer=args.layer, atac_layer=args.atac_layer, seed=args.seed,
-        progress=not args.quiet,
+        n_bulks=args.n_bulks, smooth=not args.no_smooth, n_neighbors=args.n_neighbors,
+        percentile=args.percentile, distance=args.distance, method=args.method,
+        n_background=args.n_background, layer=args.layer, atac_layer=args.atac_layer,
+        seed=args.seed, progress=not args.quiet, genes=args.genes, model=model,
     )
     links.to_csv(args.out, sep="\t", index=False)
     n_sig = int((links["qvalue"] < 0.05).sum())
     print(f"Wrote {args.out}: {len(links)} peak-gene pairs, {n_sig} with qvalue < 0.05")
     return 0
+
+
+def _add_links_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """The ``links`` sub-command: every option of :func:`minnet.tl.peak_gene_links`."""
+    lk = sub.add_parser("links", parents=[common], help="peak-gene links from RNA + ATAC h5ad",
+                        description="Smooth → mini-bulk → peak-gene links (gene, peak, distance, "
+                        "score, zscore, pvalue, qvalue) from unpaired RNA and ATAC cells in one "
+                        "co-embedding: obsm[--use-rep] in both files, or --model to embed first.")
+    lk.add_argument("--rna", required=True, help="RNA h5ad (raw counts)")
+    lk.add_argument("--atac", required=True, help="ATAC h5ad (raw peak counts, chr-start-end)")
+    lk.add_argument("--annotation", required=True, help="TSS table (gene_name chrom tss strand)")
+    lk.add_argument("--model", default=None, help="model file: embed both files first")
+    lk.add_argument("--use-rep", default="X_minnet")
+    lk.add_argument("--groupby", nargs="+", default=["cell_type"], metavar="COLUMN",
+                    help="mini-bulks stay within these groups: one column (RNA labels are "
+                    "transferred to ATAC when it lacks them) or RNA_COLUMN ATAC_COLUMN; 'none' "
+                    "for no grouping")
+    lk.add_argument("--genes", nargs="+", default=None, metavar="GENE",
+                    help="only link these genes (default: every gene in the annotation)")
+    lk.add_argument("--n-bulks", type=int, default=100)
+    lk.add_argument("--distance", type=int, default=150_000)
+    lk.add_argument("--method", choices=["spearman", "pearson"], default="spearman")
+    lk.add_argument("--n-background", type=int, default=200,
+                    help="background peaks per gene and accessibility bin (200)")
+    lk.add_argument("--no-smooth", action="store_true", help="skip KNN smoothing")
+    lk.add_argument("--n-neighbors", type=int, default=5, help="smoothing neighbours (5)")
+    lk.add_argument("--percentile", type=float, default=95,
+                    help="smoothing: drop neighbours farther than this distance percentile (95)")
+    lk.add_argument("--layer", default=None, help="RNA counts layer")
+    lk.add_argument("--atac-layer", default=None, help="ATAC counts layer")
+    lk.add_argument("--seed", type=int, default=0)
+    lk.add_argument("--out", required=True, help="TSV to write")
+    lk.set_defaults(func=_cmd_links)
+
+
+def _train_settings() -> dict[str, object]:
+    """The training settings the CLI exposes, with their defaults (minnet.settings)."""
+    from .settings import TrainSettings
+
+    return {k: v for k, v in TrainSettings().flat().items() if k != "progress"}
+
+
+def _radius(text: str) -> float | str:
+    return text if text == "auto" else float(text)
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
+def _add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """One option per training setting (``--n-hidden``, ``--lr``, …), defaults from settings."""
+    from .validation import BATCH_CORRECTIONS, NEGATIVE_MODES
+
+    kinds = {"radius": _radius, "patience": _optional_int, "n_threads": _optional_int}
+    choices = {"negatives": NEGATIVE_MODES, "batch_correction": BATCH_CORRECTIONS}
+    for name, default in _train_settings().items():
+        kind = kinds.get(name, type(default) if default is not None else str)
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=default,
+                            choices=choices.get(name), help=f"(default {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,15 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rna", required=True, help="paired RNA h5ad (raw counts)")
     t.add_argument("--other", required=True, help="paired ATAC (peaks or gene activity) or ADT h5ad")
     t.add_argument("--modality", choices=["atac", "adt"], required=True)
-    t.add_argument("--label-key", default="cell_type")
-    t.add_argument("--batch-key", default=None)
     t.add_argument("--layer", default=None, help="RNA layer with raw counts (default .X)")
     t.add_argument("--other-layer", default=None, help="other modality's counts layer")
     t.add_argument("--annotation", default=None, help="TSS table (gene_name chrom tss strand)")
     t.add_argument("--normalized", action="store_true", help="inputs are already normalised")
-    t.add_argument("--epochs", type=int, default=60)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto")
+    _add_setting_options(t)
     t.add_argument("--out", required=True,
                    help=f"model file (e.g. model{MODEL_SUFFIX}), kept up to date while training: "
                    "Ctrl-C leaves the best model so far")
@@ -184,27 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --model: the classifier's share of the blend (0.5)")
     r.add_argument("--out", required=True)
     r.set_defaults(func=_cmd_transfer)
-    lk = sub.add_parser("links", parents=[common], help="peak-gene links from RNA + ATAC h5ad",
-                        description="Smooth → mini-bulk → peak-gene links (gene, peak, distance, "
-                        "score, zscore, pvalue, qvalue) from unpaired RNA and ATAC cells in one "
-                        "co-embedding: obsm[--use-rep] in both files, or --model to embed first.")
-    lk.add_argument("--rna", required=True, help="RNA h5ad (raw counts)")
-    lk.add_argument("--atac", required=True, help="ATAC h5ad (raw peak counts, chr-start-end)")
-    lk.add_argument("--annotation", required=True, help="TSS table (gene_name chrom tss strand)")
-    lk.add_argument("--model", default=None, help="model file: embed both files first")
-    lk.add_argument("--use-rep", default="X_minnet")
-    lk.add_argument("--groupby", default="cell_type",
-                    help="mini-bulks stay within these groups (RNA labels are transferred to "
-                    "ATAC when it lacks them); 'none' for no grouping")
-    lk.add_argument("--n-bulks", type=int, default=100)
-    lk.add_argument("--distance", type=int, default=150_000)
-    lk.add_argument("--method", choices=["spearman", "pearson"], default="spearman")
-    lk.add_argument("--no-smooth", action="store_true", help="skip KNN smoothing")
-    lk.add_argument("--layer", default=None, help="RNA counts layer")
-    lk.add_argument("--atac-layer", default=None, help="ATAC counts layer")
-    lk.add_argument("--seed", type=int, default=0)
-    lk.add_argument("--out", required=True, help="TSV to write")
-    lk.set_defaults(func=_cmd_links)
+    _add_links_parser(sub, common)
     return p
 
 

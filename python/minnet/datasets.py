@@ -27,15 +27,16 @@ Generative model (shared by both simulators)
 from __future__ import annotations
 
 import logging
-import numbers
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from minnet._utils import MinNetInputError, check_int
+from minnet._utils import MinNetInputError
+from minnet.validation import check_choice, check_int, check_number, check_seed
 
 logger = logging.getLogger(__name__)
 
@@ -122,30 +123,30 @@ class SimulatedCiteseq:
 
 # --- argument checks --------------------------------------------------------------------
 def _resolve_batch_effect(batch_effect: float | str) -> float:
+    """The batch-effect strength as a number (>= 0); strings name :data:`BATCH_EFFECT_ALIASES`."""
     if isinstance(batch_effect, str):
-        key = batch_effect.lower()
-        if key not in BATCH_EFFECT_ALIASES:
-            accepted = ", ".join(f"{k!r} ({v})" for k, v in BATCH_EFFECT_ALIASES.items())
-            raise MinNetInputError(
-                f"unknown batch_effect {batch_effect!r}; accepted strings are {accepted}, "
-                "or pass a non-negative number."
-            )
-        return BATCH_EFFECT_ALIASES[key]
-    if isinstance(batch_effect, bool) or not isinstance(batch_effect, numbers.Real):
-        raise MinNetInputError(
-            f"batch_effect must be a non-negative number or one of "
-            f"{sorted(BATCH_EFFECT_ALIASES)}, got {batch_effect!r}."
+        aliases = ", ".join(f"{k!r} = {v}" for k, v in BATCH_EFFECT_ALIASES.items())
+        key = check_choice(
+            batch_effect, "batch_effect", tuple(BATCH_EFFECT_ALIASES), ignore_case=True,
+            hint=f"({aliases}), or pass a non-negative number.",
         )
-    value = float(batch_effect)
-    if not np.isfinite(value) or value < 0:
-        raise MinNetInputError(f"batch_effect must be finite and >= 0, got {batch_effect!r}.")
-    return value
+        return BATCH_EFFECT_ALIASES[key]
+    return check_number(
+        batch_effect, "batch_effect", 0.0,
+        description=f"a non-negative number or one of {sorted(BATCH_EFFECT_ALIASES)}",
+    )
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise MinNetInputError(f"seed must be a non-negative integer, got {seed!r}.")
-    return int(seed)
+def _check_sizes(
+    n_cells: object, n_cell_types: object, n_batches: object, n_genes: object
+) -> tuple[int, int, int, int]:
+    """The cell, type, batch and gene counts both simulators take, as checked ints."""
+    return (
+        check_int(n_cells, "n_cells", 1),
+        check_int(n_cell_types, "n_cell_types", 2),
+        check_int(n_batches, "n_batches", 1),
+        check_int(n_genes, "n_genes", 10),
+    )
 
 
 # --- shared cell / gene model -------------------------------------------------------------
@@ -176,10 +177,43 @@ def _simulate_design(
     n_genes: int,
     batch_effect: float,
 ) -> _Design:
+    """Draw cells (composition, state, library size) and gene programs, in a fixed RNG order."""
     n_lineages = (n_cell_types + 1) // 2
     lineage_of_type = np.arange(n_cell_types) // 2
+    batches, types = _draw_composition(rng, n_cells, n_cell_types, n_batches)
+    z, quality, log_lib = _draw_cell_state(rng, batches, n_batches, batch_effect)
+    log_prop, type_effect, loadings = _draw_gene_programs(
+        rng, n_genes, n_lineages, lineage_of_type
+    )
+    rna_batch = rng.normal(0.0, _RNA_BATCH_SD * batch_effect, (n_batches, n_genes))
+    dispersion = np.exp(rng.normal(np.log(0.3), 0.5, n_genes))
 
-    # --- cell composition: balanced-ish, different per batch -------------------------------
+    width = max(4, len(str(n_genes - 1)))
+    gene_names = np.array([f"Gene{i:0{width}d}" for i in range(n_genes)], dtype=object)
+    return _Design(
+        types=types,
+        batches=batches,
+        lineage_of_type=lineage_of_type,
+        z=z,
+        quality=quality,
+        log_lib=log_lib,
+        log_prop=log_prop,
+        type_effect=type_effect,
+        loadings=loadings,
+        rna_batch=rna_batch,
+        dispersion=dispersion,
+        obs=_design_obs(types, batches, lineage_of_type, n_lineages, n_batches),
+        gene_names=gene_names,
+    )
+
+
+def _draw_composition(
+    rng: np.random.Generator, n_cells: int, n_cell_types: int, n_batches: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batch and type of every cell: balanced-ish proportions that differ between batches.
+
+    Cells are sorted by batch; every batch and every type gets a cell when there are enough.
+    """
     props = rng.dirichlet(np.full(n_cell_types, 15.0))
     batch_props = rng.dirichlet(np.full(n_batches, 20.0))
     batches = np.sort(rng.choice(n_batches, size=n_cells, p=batch_props))
@@ -194,8 +228,14 @@ def _simulate_design(
     if n_cells >= n_cell_types:  # every type gets at least one cell
         slots = rng.choice(n_cells, size=n_cell_types, replace=False)
         types[slots] = np.arange(n_cell_types)
+    return batches, types
 
-    # --- per-cell continuous state and size factors ------------------------------------------
+
+def _draw_cell_state(
+    rng: np.random.Generator, batches: np.ndarray, n_batches: int, batch_effect: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-cell latent state ``z``, quality factor and log RNA library size (batch-shifted)."""
+    n_cells = batches.size
     z = rng.standard_normal((n_cells, _LATENT_DIM))
     quality = rng.standard_normal(n_cells)
     lib_batch = rng.normal(0.0, _LIB_BATCH_SD * batch_effect, n_batches)
@@ -204,8 +244,17 @@ def _simulate_design(
         + 0.4 * (0.5 * quality + np.sqrt(0.75) * rng.standard_normal(n_cells))
         + lib_batch[batches]
     )
+    return z, quality, log_lib
 
-    # --- gene programs ------------------------------------------------------------------------
+
+def _draw_gene_programs(
+    rng: np.random.Generator, n_genes: int, n_lineages: int, lineage_of_type: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gene base proportions, per-type log fold changes and latent-state loadings.
+
+    Each lineage has a marker program shared by its types; each type adds a private one.
+    """
+    n_cell_types = lineage_of_type.size
     log_prop = rng.normal(0.0, 2.0, n_genes)
     log_prop -= np.log(np.exp(log_prop).sum())
 
@@ -227,17 +276,23 @@ def _simulate_design(
     for k in range(_LATENT_DIM):
         genes = rng.choice(n_genes, size=max(1, int(round(0.15 * n_genes))), replace=False)
         loadings[k, genes] = rng.normal(0.0, 0.6, genes.size)
+    return log_prop, type_effect, loadings
 
-    rna_batch = rng.normal(0.0, _RNA_BATCH_SD * batch_effect, (n_batches, n_genes))
-    dispersion = np.exp(rng.normal(np.log(0.3), 0.5, n_genes))
 
-    width = max(4, len(str(n_genes - 1)))
-    gene_names = np.array([f"Gene{i:0{width}d}" for i in range(n_genes)], dtype=object)
+def _design_obs(
+    types: np.ndarray,
+    batches: np.ndarray,
+    lineage_of_type: np.ndarray,
+    n_lineages: int,
+    n_batches: int,
+) -> pd.DataFrame:
+    """``obs`` shared by all modalities: categorical cell type, batch and lineage."""
+    n_cells = types.size
     cwidth = max(5, len(str(n_cells - 1)))
-    obs = pd.DataFrame(
+    return pd.DataFrame(
         {
             "cell_type": pd.Categorical.from_codes(
-                types, categories=[f"T{t}" for t in range(n_cell_types)]
+                types, categories=[f"T{t}" for t in range(lineage_of_type.size)]
             ),
             "batch": pd.Categorical.from_codes(
                 batches, categories=[f"batch{b}" for b in range(n_batches)]
@@ -248,24 +303,10 @@ def _simulate_design(
         },
         index=pd.Index([f"cell{i:0{cwidth}d}" for i in range(n_cells)]),
     )
-    return _Design(
-        types=types,
-        batches=batches,
-        lineage_of_type=lineage_of_type,
-        z=z,
-        quality=quality,
-        log_lib=log_lib,
-        log_prop=log_prop,
-        type_effect=type_effect,
-        loadings=loadings,
-        rna_batch=rna_batch,
-        dispersion=dispersion,
-        obs=obs,
-        gene_names=gene_names,
-    )
 
 
 def _chunk_size(n_features: int) -> int:
+    """Cells per chunk so that a chunk holds about ``_CHUNK_ENTRIES`` dense entries."""
     return max(64, _CHUNK_ENTRIES // max(n_features, 1))
 
 
@@ -285,7 +326,9 @@ def _rna_log_mean(d: _Design, sl: slice, chrom_noise: np.ndarray) -> np.ndarray:
     return log_rel
 
 
-def _gamma_poisson(rng: np.random.Generator, mean: np.ndarray, dispersion: np.ndarray):
+def _gamma_poisson(
+    rng: np.random.Generator, mean: np.ndarray, dispersion: np.ndarray
+) -> np.ndarray:
     """Negative-binomial draws with per-column dispersion (variance = mu + phi mu^2)."""
     rate = rng.gamma(shape=1.0 / dispersion, scale=dispersion) * mean
     return rng.poisson(rate)
@@ -336,18 +379,25 @@ def _sparse_poisson(rng: np.random.Generator, lam: np.ndarray) -> sp.csr_matrix:
 
 
 def _to_csr(counts: np.ndarray) -> sp.csr_matrix:
+    """Dense counts as float32 CSR."""
     return sp.csr_matrix(counts.astype(np.float32, copy=False))
 
 
 def _make_anndata(blocks: list[sp.csr_matrix], obs: pd.DataFrame, var: pd.DataFrame) -> AnnData:
+    """One AnnData from row blocks (sorted indices), with a copy of ``obs``."""
     x = sp.vstack(blocks, format="csr", dtype=np.float32)
     x.sort_indices()
     return AnnData(X=x, obs=obs.copy(), var=var)
 
 
 # --- synthetic genome -------------------------------------------------------------------------
-def _simulate_genome(rng: np.random.Generator, gene_names: np.ndarray):
-    """Place genes on chromosomes; returns annotation and chromosome lengths."""
+def _simulate_genome(
+    rng: np.random.Generator, gene_names: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Place genes on chromosomes.
+
+    Returns the annotation, each gene's chromosome index, the chromosome names and lengths.
+    """
     n_genes = gene_names.size
     n_chrom = int(min(_MAX_CHROMOSOMES, max(1, n_genes // 20)))
     order = rng.permutation(n_genes)  # genomic order is unrelated to gene numbering
@@ -393,7 +443,7 @@ def _place_peaks(
     chrom_len: np.ndarray,
     n_peaks_per_gene: int,
     n_background_peaks: int,
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Promoter, distal and background peak centres without overlaps.
 
     Returns peak kind (0 promoter, 1 distal, 2 background), chromosome index, anchor gene
@@ -497,6 +547,172 @@ def _decoy_programs(
     return teff, load
 
 
+# --- multiome: peak model and counts ---------------------------------------------------------
+@dataclass
+class _PeakModel:
+    """Per-peak ground truth and accessibility model of :func:`simulate_multiome`."""
+
+    kind: np.ndarray  # (P,) 0 promoter, 1 distal, 2 background
+    anchor: np.ndarray  # (P,) gene a peak was placed around, -1 for background
+    true_distal: np.ndarray  # (P,) distal peaks that truly regulate their anchor gene
+    weight: np.ndarray  # (P,) coupling of a linked peak to its gene's program (0: unlinked)
+    linked: np.ndarray  # indices of promoter and true distal peaks
+    type_effect: np.ndarray  # (T, P) log accessibility per type
+    loadings: np.ndarray  # (d, P) latent loadings
+    log_base: np.ndarray  # (P,) log base accessibility
+    batch: np.ndarray  # (B, P) log batch factors
+    log_depth: np.ndarray  # (n,) log sequencing depth per cell (incl. batch shift)
+
+
+def _simulate_peak_model(
+    rng: np.random.Generator, d: _Design, kind: np.ndarray, anchor: np.ndarray, be: float
+) -> _PeakModel:
+    """Which peaks are true links (and how strong), their programs, base levels and depths."""
+    n_peaks = kind.size
+    true_distal = (kind == 1) & (rng.random(n_peaks) < _TRUE_DISTAL_FRACTION)
+    weight = np.zeros(n_peaks)
+    weight[kind == 0] = rng.uniform(0.5, 0.9, int((kind == 0).sum()))
+    weight[true_distal] = rng.uniform(0.5, 1.2, int(true_distal.sum()))
+    linked = np.flatnonzero((kind == 0) | true_distal)
+    teff, load = _peak_programs(rng, d, kind, anchor, true_distal, weight, linked)
+
+    base_level = np.select([kind == 0, kind == 1], [np.log(0.12), np.log(0.04)], np.log(0.035))
+    log_base = base_level + rng.normal(0.0, 0.6, n_peaks)
+    n_batches = d.rna_batch.shape[0]
+    atac_batch = rng.normal(0.0, _OTHER_BATCH_SD * be, (n_batches, n_peaks))
+    depth_batch = rng.normal(0.0, _LIB_BATCH_SD * be, n_batches)
+    log_depth = (
+        0.5 * (0.5 * d.quality + np.sqrt(0.75) * rng.standard_normal(d.types.size))
+        + depth_batch[d.batches]
+    )
+    return _PeakModel(kind, anchor, true_distal, weight, linked, teff, load, log_base,
+                      atac_batch, log_depth)
+
+
+def _peak_programs(
+    rng: np.random.Generator,
+    d: _Design,
+    kind: np.ndarray,
+    anchor: np.ndarray,
+    true_distal: np.ndarray,
+    weight: np.ndarray,
+    linked: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Type effects (T, P) and loadings (d, P): linked peaks follow their gene, others decoys."""
+    n_peaks = kind.size
+    teff = np.zeros((d.type_effect.shape[0], n_peaks))
+    load = np.zeros((_LATENT_DIM, n_peaks))
+    teff[:, linked] = weight[linked] * d.type_effect[:, anchor[linked]]
+    load[:, linked] = weight[linked] * d.loadings[:, anchor[linked]]
+    decoy = np.flatnonzero((kind == 1) & ~true_distal)
+    teff[:, decoy], load[:, decoy] = _decoy_programs(rng, decoy.size, d, 0.2)
+    bg = np.flatnonzero(kind == 2)
+    teff[:, bg], load[:, bg] = _decoy_programs(rng, bg.size, d, 0.5)
+    return teff, load
+
+
+def _rna_counts(
+    rng: np.random.Generator, d: _Design, sl: slice, chrom_noise: np.ndarray
+) -> sp.csr_matrix:
+    """RNA counts of the cells in ``sl`` (gamma-Poisson around the log mean)."""
+    return _to_csr(_gamma_poisson(rng, np.exp(_rna_log_mean(d, sl, chrom_noise)), d.dispersion))
+
+
+def _multiome_counts(
+    rng: np.random.Generator, d: _Design, pm: _PeakModel
+) -> tuple[list[sp.csr_matrix], list[sp.csr_matrix]]:
+    """RNA and ATAC count blocks, drawn per chunk of cells so memory stays bounded.
+
+    A chunk's gene-level chromatin noise enters both its RNA and its linked peaks.
+    """
+    f32 = np.float32
+    n_cells, n_genes = d.types.size, d.gene_names.size
+    peak_teff, peak_load = pm.type_effect.astype(f32), pm.loadings.astype(f32)
+    log_base, atac_batch = pm.log_base.astype(f32), pm.batch.astype(f32)
+    z32, log_depth = d.z.astype(f32), pm.log_depth.astype(f32)
+    lk = pm.linked
+    lk_anchor, lk_weight = pm.anchor[lk], pm.weight[lk].astype(f32)
+    chunk = _chunk_size(max(n_genes, pm.kind.size))
+    rna_blocks, atac_blocks = [], []
+    for lo in range(0, n_cells, chunk):
+        sl = slice(lo, min(lo + chunk, n_cells))
+        m = sl.stop - sl.start
+        noise = rng.standard_normal((m, n_genes), dtype=f32)
+        noise *= f32(_CHROMATIN_NOISE_SD)
+        rna_blocks.append(_rna_counts(rng, d, sl, noise))
+        log_acc = peak_teff[d.types[sl]]
+        log_acc += log_depth[sl, None]
+        log_acc += log_base[None, :]
+        log_acc += z32[sl] @ peak_load
+        log_acc += atac_batch[d.batches[sl]]
+        log_acc[:, lk] += noise[:, lk_anchor] * lk_weight
+        del noise
+        atac_blocks.append(_sparse_poisson(rng, np.exp(log_acc, out=log_acc)))
+        del log_acc
+    return rna_blocks, atac_blocks
+
+
+def _peak_var(
+    chrom_s: np.ndarray, center: np.ndarray, pm: _PeakModel, gene_names: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """ATAC ``var`` (coordinates and ground truth) and the peak names ``chrN-start-end``."""
+    start = center - _PEAK_WIDTH // 2
+    end = start + _PEAK_WIDTH
+    peak_names = np.array(
+        [f"{c}-{s}-{e}" for c, s, e in zip(chrom_s, start, end, strict=True)], dtype=object
+    )
+    type_labels = np.array(["promoter", "distal_true", "distal_decoy", "background"])
+    kind = pm.kind
+    ptype = np.where(kind == 0, 0, np.where(pm.true_distal, 1, np.where(kind == 1, 2, 3)))
+    anchor_name = np.where(pm.anchor >= 0, gene_names[np.maximum(pm.anchor, 0)], "")
+    var = pd.DataFrame(
+        {
+            "chrom": chrom_s,
+            "start": start.astype(np.int64),
+            "end": end.astype(np.int64),
+            "peak_type": pd.Categorical(type_labels[ptype], categories=type_labels),
+            "anchor_gene": anchor_name.astype(str),
+        },
+        index=pd.Index(peak_names.astype(str)),
+    )
+    return var, peak_names
+
+
+def _true_links(
+    pm: _PeakModel,
+    gene_names: np.ndarray,
+    peak_names: np.ndarray,
+    center: np.ndarray,
+    tss: np.ndarray,
+) -> pd.DataFrame:
+    """Promoter and true distal peak -> gene links, sorted by gene then distance."""
+    lk = pm.linked
+    lk_anchor = pm.anchor[lk]
+    # the peak midpoint (start + end) // 2 is its centre
+    links = pd.DataFrame(
+        {
+            "gene": gene_names[lk_anchor].astype(str),
+            "peak": peak_names[lk].astype(str),
+            "distance": (center[lk] - tss[lk_anchor]).astype(np.int64),
+            "weight": pm.weight[lk].astype(float),
+            "is_promoter": pm.kind[lk] == 0,
+        }
+    )
+    return links.sort_values(["gene", "distance"], kind="stable").reset_index(drop=True)
+
+
+def _record_simulation(adatas: tuple[AnnData, ...], z: np.ndarray, params: dict) -> None:
+    """Store the true latent state and the simulation settings in every modality's object."""
+    for ad in adatas:
+        ad.obsm["latent_state"] = z.astype(np.float32)
+        ad.uns["minnet_simulation"] = dict(params)
+
+
+def _gene_var(d: _Design) -> pd.DataFrame:
+    """RNA ``var``: indexed by gene name."""
+    return pd.DataFrame(index=pd.Index(d.gene_names.astype(str)))
+
+
 # --- public simulators --------------------------------------------------------------------------
 def simulate_multiome(
     n_cells: int = 2000,
@@ -504,7 +720,7 @@ def simulate_multiome(
     n_batches: int = 2,
     n_genes: int = 1000,
     n_peaks_per_gene: int = 4,
-    batch_effect: float | str = 1.0,
+    batch_effect: float | Literal["mild", "strong"] = 1.0,
     n_background_peaks: int = 1000,
     seed: int = 0,
 ) -> SimulatedMultiome:
@@ -561,10 +777,9 @@ def simulate_multiome(
     >>> sim.rna.shape[0] == sim.atac.shape[0] == 500
     True
     """
-    n_cells = check_int(n_cells, "n_cells", 1)
-    n_cell_types = check_int(n_cell_types, "n_cell_types", 2)
-    n_batches = check_int(n_batches, "n_batches", 1)
-    n_genes = check_int(n_genes, "n_genes", 10)
+    n_cells, n_cell_types, n_batches, n_genes = _check_sizes(
+        n_cells, n_cell_types, n_batches, n_genes
+    )
     n_peaks_per_gene = check_int(n_peaks_per_gene, "n_peaks_per_gene", 1)
     if n_peaks_per_gene > _MAX_PEAKS_PER_GENE:
         raise MinNetInputError(
@@ -573,7 +788,7 @@ def simulate_multiome(
         )
     n_background_peaks = check_int(n_background_peaks, "n_background_peaks", 0)
     be = _resolve_batch_effect(batch_effect)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 
     d = _simulate_design(rng, n_cells, n_cell_types, n_batches, n_genes, be)
@@ -583,84 +798,12 @@ def simulate_multiome(
     kind, chrom, anchor, center, chrom_len = _place_peaks(
         rng, chrom_idx_gene, tss, plus, chrom_len, n_peaks_per_gene, n_background_peaks
     )
-    n_peaks = center.size
+    pm = _simulate_peak_model(rng, d, kind, anchor, be)
+    rna_blocks, atac_blocks = _multiome_counts(rng, d, pm)
 
-    # --- peak programs --------------------------------------------------------------------
-    is_distal = kind == 1
-    true_distal = is_distal & (rng.random(n_peaks) < _TRUE_DISTAL_FRACTION)
-    linked = (kind == 0) | true_distal
-    weight = np.zeros(n_peaks)
-    weight[kind == 0] = rng.uniform(0.5, 0.9, int((kind == 0).sum()))
-    weight[true_distal] = rng.uniform(0.5, 1.2, int(true_distal.sum()))
-
-    n_types = n_cell_types
-    peak_teff = np.zeros((n_types, n_peaks))
-    peak_load = np.zeros((_LATENT_DIM, n_peaks))
-    lk = np.flatnonzero(linked)
-    peak_teff[:, lk] = weight[lk] * d.type_effect[:, anchor[lk]]
-    peak_load[:, lk] = weight[lk] * d.loadings[:, anchor[lk]]
-    decoy = np.flatnonzero(is_distal & ~true_distal)
-    peak_teff[:, decoy], peak_load[:, decoy] = _decoy_programs(rng, decoy.size, d, 0.2)
-    bg = np.flatnonzero(kind == 2)
-    peak_teff[:, bg], peak_load[:, bg] = _decoy_programs(rng, bg.size, d, 0.5)
-
-    base_level = np.select([kind == 0, kind == 1], [np.log(0.12), np.log(0.04)], np.log(0.035))
-    log_base = base_level + rng.normal(0.0, 0.6, n_peaks)
-    atac_batch = rng.normal(0.0, _OTHER_BATCH_SD * be, (n_batches, n_peaks))
-    depth_batch = rng.normal(0.0, _LIB_BATCH_SD * be, n_batches)
-    log_depth = (
-        0.5 * (0.5 * d.quality + np.sqrt(0.75) * rng.standard_normal(n_cells))
-        + depth_batch[d.batches]
-    )
-
-    # --- counts, generated per chunk of cells --------------------------------------------
-    f32 = np.float32
-    peak_teff, peak_load = peak_teff.astype(f32), peak_load.astype(f32)
-    log_base, atac_batch = log_base.astype(f32), atac_batch.astype(f32)
-    z32, log_depth = d.z.astype(f32), log_depth.astype(f32)
-    lk_anchor, lk_weight = anchor[lk], weight[lk].astype(f32)
-    chunk = _chunk_size(max(n_genes, n_peaks))
-    rna_blocks, atac_blocks = [], []
-    for lo in range(0, n_cells, chunk):
-        sl = slice(lo, min(lo + chunk, n_cells))
-        m = sl.stop - sl.start
-        noise = rng.standard_normal((m, n_genes), dtype=f32)
-        noise *= f32(_CHROMATIN_NOISE_SD)
-        rna_blocks.append(
-            _to_csr(_gamma_poisson(rng, np.exp(_rna_log_mean(d, sl, noise)), d.dispersion))
-        )
-        log_acc = peak_teff[d.types[sl]]
-        log_acc += log_depth[sl, None]
-        log_acc += log_base[None, :]
-        log_acc += z32[sl] @ peak_load
-        log_acc += atac_batch[d.batches[sl]]
-        log_acc[:, lk] += noise[:, lk_anchor] * lk_weight
-        del noise
-        atac_blocks.append(_sparse_poisson(rng, np.exp(log_acc, out=log_acc)))
-        del log_acc
-
-    # --- tidy outputs ------------------------------------------------------------------------
-    start = center - _PEAK_WIDTH // 2
-    end = start + _PEAK_WIDTH
-    chrom_s = chrom_names[chrom]
-    peak_names = np.array(
-        [f"{c}-{s}-{e}" for c, s, e in zip(chrom_s, start, end, strict=True)], dtype=object
-    )
-    type_labels = np.array(["promoter", "distal_true", "distal_decoy", "background"])
-    ptype = np.where(kind == 0, 0, np.where(true_distal, 1, np.where(kind == 1, 2, 3)))
-    anchor_name = np.where(anchor >= 0, d.gene_names[np.maximum(anchor, 0)], "")
-    var_atac = pd.DataFrame(
-        {
-            "chrom": chrom_s,
-            "start": start.astype(np.int64),
-            "end": end.astype(np.int64),
-            "peak_type": pd.Categorical(type_labels[ptype], categories=type_labels),
-            "anchor_gene": anchor_name.astype(str),
-        },
-        index=pd.Index(peak_names.astype(str)),
-    )
+    var_atac, peak_names = _peak_var(chrom_names[chrom], center, pm, d.gene_names)
     atac = _make_anndata(atac_blocks, d.obs, var_atac)
-    rna = _make_anndata(rna_blocks, d.obs, pd.DataFrame(index=pd.Index(d.gene_names.astype(str))))
+    rna = _make_anndata(rna_blocks, d.obs, _gene_var(d))
     params = {
         "simulator": "simulate_multiome",
         "seed": seed,
@@ -668,33 +811,89 @@ def simulate_multiome(
         "n_peaks_per_gene": n_peaks_per_gene,
         "n_background_peaks": n_background_peaks,
     }
-    for ad in (rna, atac):
-        ad.obsm["latent_state"] = d.z.astype(np.float32)
-        ad.uns["minnet_simulation"] = dict(params)
+    _record_simulation((rna, atac), d.z, params)
     atac.uns["minnet_simulation"]["chrom_sizes"] = {
         str(c): int(n) for c, n in zip(chrom_names, chrom_len, strict=True)
     }
-
-    # links: promoter + true distal peaks; midpoint (start + end) // 2 == centre
-    links = pd.DataFrame(
-        {
-            "gene": d.gene_names[lk_anchor].astype(str),
-            "peak": peak_names[lk].astype(str),
-            "distance": (center[lk] - tss[lk_anchor]).astype(np.int64),
-            "weight": weight[lk].astype(float),
-            "is_promoter": kind[lk] == 0,
-        }
-    )
-    links = links.sort_values(["gene", "distance"], kind="stable").reset_index(drop=True)
+    links = _true_links(pm, d.gene_names, peak_names, center, tss)
     logger.info(
         "simulated multiome: %d cells, %d genes, %d peaks (%d true links), batch_effect=%.2f",
         n_cells,
         n_genes,
-        n_peaks,
+        center.size,
         len(links),
         be,
     )
     return SimulatedMultiome(rna=rna, atac=atac, annotation=annotation, links=links)
+
+
+# --- CITE-seq: protein panel and counts ---------------------------------------------------------
+@dataclass
+class _ProteinPanel:
+    """Per-protein model of :func:`simulate_citeseq`."""
+
+    source: np.ndarray  # (Q,) index of the gene each protein mirrors (sorted)
+    log_base: np.ndarray  # (Q,) log base level
+    ambient: np.ndarray  # (Q,) ambient background counts
+    batch: np.ndarray  # (B, Q) log batch factors
+    log_lib: np.ndarray  # (n,) log ADT library size per cell (incl. batch shift)
+    type_effect: np.ndarray  # (T, Q)
+    loadings: np.ndarray  # (d, Q)
+    dispersion: np.ndarray  # (Q,)
+
+
+def _simulate_protein_panel(
+    rng: np.random.Generator, d: _Design, n_proteins: int, be: float
+) -> _ProteinPanel:
+    """Choose source genes (preferring markers, like a real antibody panel) and protein levels."""
+    n_genes, n_batches = d.gene_names.size, d.rna_batch.shape[0]
+    marker_score = d.type_effect.std(axis=0) + np.abs(d.loadings).sum(axis=0)
+    p = marker_score + 0.05
+    src = np.sort(rng.choice(n_genes, size=n_proteins, replace=False, p=p / p.sum()))
+    coupling = rng.uniform(0.8, 1.3, n_proteins)
+    log_base = rng.normal(np.log(10.0), 0.8, n_proteins)
+    ambient = np.exp(log_base) * rng.uniform(0.1, 0.4, n_proteins)
+    adt_batch = rng.normal(0.0, _OTHER_BATCH_SD * be, (n_batches, n_proteins))
+    lib_batch = rng.normal(0.0, _LIB_BATCH_SD * be, n_batches)
+    log_adt_lib = (
+        0.4 * (0.5 * d.quality + np.sqrt(0.75) * rng.standard_normal(d.types.size))
+        + lib_batch[d.batches]
+    )
+    return _ProteinPanel(
+        source=src,
+        log_base=log_base,
+        ambient=ambient,
+        batch=adt_batch,
+        log_lib=log_adt_lib,
+        type_effect=coupling * d.type_effect[:, src],
+        loadings=coupling * d.loadings[:, src],
+        dispersion=np.full(n_proteins, 0.1),
+    )
+
+
+def _citeseq_counts(
+    rng: np.random.Generator, d: _Design, panel: _ProteinPanel
+) -> tuple[list[sp.csr_matrix], list[sp.csr_matrix]]:
+    """RNA and ADT count blocks, drawn per chunk of cells."""
+    n_cells, n_genes, n_proteins = d.types.size, d.gene_names.size, panel.source.size
+    chunk = _chunk_size(n_genes)
+    rna_blocks, adt_blocks = [], []
+    for lo in range(0, n_cells, chunk):
+        sl = slice(lo, min(lo + chunk, n_cells))
+        m = sl.stop - sl.start
+        noise = rng.normal(0.0, _CHROMATIN_NOISE_SD, (m, n_genes))
+        rna_blocks.append(_rna_counts(rng, d, sl, noise))
+        signal = np.exp(
+            panel.log_base
+            + panel.type_effect[d.types[sl]]
+            + d.z[sl] @ panel.loadings
+            + rng.normal(0.0, 0.3, (m, n_proteins))
+        )
+        mean = np.exp(panel.log_lib[sl, None] + panel.batch[d.batches[sl]]) * (
+            signal + panel.ambient
+        )
+        adt_blocks.append(_to_csr(_gamma_poisson(rng, mean, panel.dispersion)))
+    return rna_blocks, adt_blocks
 
 
 def simulate_citeseq(
@@ -703,7 +902,7 @@ def simulate_citeseq(
     n_batches: int = 2,
     n_genes: int = 1000,
     n_proteins: int = 50,
-    batch_effect: float | str = 1.0,
+    batch_effect: float | Literal["mild", "strong"] = 1.0,
     seed: int = 0,
 ) -> SimulatedCiteseq:
     """Simulate paired scRNA-seq + surface protein (CITE-seq ADT) data.
@@ -744,10 +943,9 @@ def simulate_citeseq(
     >>> sim.adt.shape
     (300, 20)
     """
-    n_cells = check_int(n_cells, "n_cells", 1)
-    n_cell_types = check_int(n_cell_types, "n_cell_types", 2)
-    n_batches = check_int(n_batches, "n_batches", 1)
-    n_genes = check_int(n_genes, "n_genes", 10)
+    n_cells, n_cell_types, n_batches, n_genes = _check_sizes(
+        n_cells, n_cell_types, n_batches, n_genes
+    )
     n_proteins = check_int(n_proteins, "n_proteins", 1)
     if n_proteins > n_genes:
         raise MinNetInputError(
@@ -755,54 +953,19 @@ def simulate_citeseq(
             "mirrors one gene."
         )
     be = _resolve_batch_effect(batch_effect)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
 
     d = _simulate_design(rng, n_cells, n_cell_types, n_batches, n_genes, be)
+    panel = _simulate_protein_panel(rng, d, n_proteins, be)
+    rna_blocks, adt_blocks = _citeseq_counts(rng, d, panel)
 
-    # --- protein panel ----------------------------------------------------------------------
-    marker_score = d.type_effect.std(axis=0) + np.abs(d.loadings).sum(axis=0)
-    p = marker_score + 0.05
-    src = np.sort(rng.choice(n_genes, size=n_proteins, replace=False, p=p / p.sum()))
-    coupling = rng.uniform(0.8, 1.3, n_proteins)
-    log_base = rng.normal(np.log(10.0), 0.8, n_proteins)
-    ambient = np.exp(log_base) * rng.uniform(0.1, 0.4, n_proteins)
-    adt_batch = rng.normal(0.0, _OTHER_BATCH_SD * be, (n_batches, n_proteins))
-    lib_batch = rng.normal(0.0, _LIB_BATCH_SD * be, n_batches)
-    log_adt_lib = (
-        0.4 * (0.5 * d.quality + np.sqrt(0.75) * rng.standard_normal(n_cells))
-        + lib_batch[d.batches]
-    )
-    prot_teff = coupling * d.type_effect[:, src]
-    prot_load = coupling * d.loadings[:, src]
-    adt_disp = np.full(n_proteins, 0.1)
-
-    chunk = _chunk_size(n_genes)
-    rna_blocks, adt_blocks = [], []
-    for lo in range(0, n_cells, chunk):
-        sl = slice(lo, min(lo + chunk, n_cells))
-        m = sl.stop - sl.start
-        noise = rng.normal(0.0, _CHROMATIN_NOISE_SD, (m, n_genes))
-        rna_blocks.append(
-            _to_csr(_gamma_poisson(rng, np.exp(_rna_log_mean(d, sl, noise)), d.dispersion))
-        )
-        signal = np.exp(
-            log_base
-            + prot_teff[d.types[sl]]
-            + d.z[sl] @ prot_load
-            + rng.normal(0.0, 0.3, (m, n_proteins))
-        )
-        mean = np.exp(log_adt_lib[sl, None] + adt_batch[d.batches[sl]]) * (signal + ambient)
-        adt_blocks.append(_to_csr(_gamma_poisson(rng, mean, adt_disp)))
-
-    rna = _make_anndata(rna_blocks, d.obs, pd.DataFrame(index=pd.Index(d.gene_names.astype(str))))
-    src_names = d.gene_names[src].astype(str)
+    rna = _make_anndata(rna_blocks, d.obs, _gene_var(d))
+    src_names = d.gene_names[panel.source].astype(str)
     var_adt = pd.DataFrame({"gene": src_names}, index=pd.Index([f"ADT_{g}" for g in src_names]))
     adt = _make_anndata(adt_blocks, d.obs, var_adt)
-    params = {"simulator": "simulate_citeseq", "seed": seed, "batch_effect": be}
-    for ad in (rna, adt):
-        ad.obsm["latent_state"] = d.z.astype(np.float32)
-        ad.uns["minnet_simulation"] = dict(params)
+    _record_simulation((rna, adt), d.z,
+                       {"simulator": "simulate_citeseq", "seed": seed, "batch_effect": be})
     logger.info(
         "simulated CITE-seq: %d cells, %d genes, %d proteins, batch_effect=%.2f",
         n_cells,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from minnet._utils import MinNetInputError, logger
+from minnet.validation import check_columns, check_int
 
 __all__ = [
     "parse_peak_names",
@@ -32,6 +33,7 @@ __all__ = [
     "peaks_near_genes",
     "gene_windows",
     "overlap_windows",
+    "window_gaps",
 ]
 
 _PEAK_FORMATS = "'chr1-100-200', 'chr1:100-200', 'chr1_100_200' (also '1-100-200')"
@@ -125,6 +127,7 @@ def parse_peak_names(names: Sequence[str]) -> pd.DataFrame:
 # Gene annotation
 # --------------------------------------------------------------------------------------------
 def _read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a TSV/CSV table (separator from the extension, sniffed for other extensions)."""
     p = Path(path)
     if not p.exists():
         raise MinNetInputError(
@@ -193,6 +196,28 @@ def read_annotation(annotation: pd.DataFrame | str | os.PathLike) -> pd.DataFram
         If required columns are missing, strands are invalid, positions are not non-negative
         integers, or no valid row remains.
     """
+    df = _annotation_table(annotation)
+    check_columns(
+        df, _REQUIRED_ANNOTATION, "annotation", qualifier="required",
+        hint=f"Required: {list(_REQUIRED_ANNOTATION)}; optional: ['end', 'gene_id', 'biotype']. "
+        "Rename the columns accordingly.",
+    )
+    df = _drop_incomplete_rows(df.reset_index(drop=True))
+    df["gene_name"] = df["gene_name"].astype(str)
+    df["chrom"] = df["chrom"].astype(str)
+    df["tss"] = _to_int_column(df["tss"], "tss")
+    df["strand"] = _strand_column(df["strand"])
+    if "end" in df.columns:
+        df["end"] = _end_column(df["end"], df["tss"])
+    df = _drop_duplicate_genes(df)
+    first = ("gene_name", "chrom", "tss", "strand", "end", "gene_id", "biotype")
+    order = [c for c in first if c in df.columns]
+    rest = [c for c in df.columns if c not in order]
+    return df[order + rest].reset_index(drop=True)
+
+
+def _annotation_table(annotation: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
+    """A new DataFrame from a DataFrame or a table file, with string column names."""
     if isinstance(annotation, pd.DataFrame):
         df = annotation.copy()
     elif isinstance(annotation, str | os.PathLike):
@@ -203,15 +228,11 @@ def read_annotation(annotation: pd.DataFrame | str | os.PathLike) -> pd.DataFram
             f"{type(annotation).__name__}."
         )
     df.columns = [str(c) for c in df.columns]
-    missing = [c for c in _REQUIRED_ANNOTATION if c not in df.columns]
-    if missing:
-        raise MinNetInputError(
-            f"annotation is missing required column(s) {missing}; it has columns "
-            f"{list(df.columns)}. Required: {list(_REQUIRED_ANNOTATION)}; optional: "
-            "['end', 'gene_id', 'biotype']. Rename the columns accordingly."
-        )
-    df = df.reset_index(drop=True)
+    return df
 
+
+def _drop_incomplete_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a gene_name, chrom and tss (the others are dropped, logged); error if none."""
     incomplete = df["gene_name"].isna() | df["chrom"].isna() | df["tss"].isna()
     if incomplete.any():
         logger.warning(
@@ -223,12 +244,12 @@ def read_annotation(annotation: pd.DataFrame | str | os.PathLike) -> pd.DataFram
         raise MinNetInputError(
             "annotation has no usable rows (every row lacks gene_name, chrom or tss)."
         )
+    return df
 
-    df["gene_name"] = df["gene_name"].astype(str)
-    df["chrom"] = df["chrom"].astype(str)
-    df["tss"] = _to_int_column(df["tss"], "tss")
 
-    strand_str = df["strand"].astype(str).str.strip()
+def _strand_column(values: pd.Series) -> pd.Series:
+    """Strands as ``'+'``/``'-'`` (from ``+``/``-``, ``1``/``-1``); error naming invalid ones."""
+    strand_str = values.astype(str).str.strip()
     strand = strand_str.map(_STRAND_MAP)
     bad_strand = strand.isna()
     if bad_strand.any():
@@ -237,17 +258,22 @@ def read_annotation(annotation: pd.DataFrame | str | os.PathLike) -> pd.DataFram
             f"annotation column 'strand' has {int(bad_strand.sum())} invalid value(s), e.g. "
             f"{bad_vals}; use '+'/'-' (or 1/-1)."
         )
-    df["strand"] = strand.astype(object)
+    return strand.astype(object)
 
-    if "end" in df.columns:
-        no_end = df["end"].isna()
-        if no_end.any():
-            logger.warning(
-                "read_annotation: %d gene(s) have no 'end'; their gene body is ignored.",
-                int(no_end.sum()),
-            )
-        df["end"] = _to_int_column(df["end"].where(~no_end, df["tss"]), "end")
 
+def _end_column(end: pd.Series, tss: pd.Series) -> np.ndarray:
+    """Gene-body ends as int64; a missing end becomes the TSS (no gene body, logged)."""
+    no_end = end.isna()
+    if no_end.any():
+        logger.warning(
+            "read_annotation: %d gene(s) have no 'end'; their gene body is ignored.",
+            int(no_end.sum()),
+        )
+    return _to_int_column(end.where(~no_end, tss), "end")
+
+
+def _drop_duplicate_genes(df: pd.DataFrame) -> pd.DataFrame:
+    """The first row of each gene name (later duplicates are dropped, logged)."""
     dup = df["gene_name"].duplicated(keep="first")
     if dup.any():
         logger.warning(
@@ -256,11 +282,7 @@ def read_annotation(annotation: pd.DataFrame | str | os.PathLike) -> pd.DataFram
             int(dup.sum()),
         )
         df = df.loc[~dup].reset_index(drop=True)
-
-    first = ("gene_name", "chrom", "tss", "strand", "end", "gene_id", "biotype")
-    order = [c for c in first if c in df.columns]
-    rest = [c for c in df.columns if c not in order]
-    return df[order + rest].reset_index(drop=True)
+    return df
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,23 +356,17 @@ def _chrom_codes(
 
 
 def _seen(chroms: Iterable[str], n: int = 8) -> list[str]:
+    """The first ``n`` distinct chromosome names, for messages."""
     return [str(c) for c in pd.unique(pd.Series(list(chroms), dtype=object))[:n]]
 
 
 def _naming_hint(peak_chroms: Iterable[str], gene_chroms: Iterable[str]) -> str:
+    """The sentence that shows both chromosome namings when nothing overlaps."""
     return (
         f"Chromosome names seen: peaks {_seen(peak_chroms)}, annotation {_seen(gene_chroms)}. "
         "Check that both use the same genome assembly and chromosome naming ('chr1' and '1' "
         "are reconciled automatically)."
     )
-
-
-def _check_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MinNetInputError(
-            f"{what} is missing column(s) {missing}; it has columns {list(df.columns)}."
-        )
 
 
 def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -365,17 +381,8 @@ def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return owner, pos
 
 
-def _as_nonneg_int(value: object, name: str) -> int:
-    """Validate a non-negative integer parameter (bp distances, cell counts)."""
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        ok = True
-    if not ok or int(value) < 0:
-        raise MinNetInputError(f"{name} must be a non-negative integer, got {value!r}.")
-    return int(value)
-
-
 def _keys(codes: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """One sortable int64 key per (chromosome code, position)."""
     pos = np.clip(np.asarray(pos, dtype=np.int64), 0, _BIG - 1)
     return codes.astype(np.int64) * _BIG + pos
 
@@ -415,9 +422,9 @@ def peaks_near_genes(peaks: pd.DataFrame, annotation: pd.DataFrame, distance: in
         If ``distance`` is negative, a column is missing, or no pair is found at all (the
         message shows the chromosome names seen on each side).
     """
-    distance = _as_nonneg_int(distance, "distance")
-    _check_columns(peaks, ("chrom", "start", "end"), "peaks")
-    _check_columns(annotation, ("gene_name", "chrom", "tss"), "annotation")
+    distance = check_int(distance, "distance", 0, allow_float=True)
+    check_columns(peaks, ("chrom", "start", "end"), "peaks")
+    check_columns(annotation, ("gene_name", "chrom", "tss"), "annotation")
     if annotation["tss"].isna().any():
         raise MinNetInputError(
             "annotation has missing tss values; validate it with read_annotation() first."
@@ -483,6 +490,7 @@ def gene_windows(
         Columns ``chrom``, ``start``, ``end`` (1-based closed, ``start`` clipped at 0), one row
         per annotation row, same index.
     """
+    upstream = check_int(upstream, "upstream", 0, allow_float=True)
     tss = annotation["tss"].to_numpy(dtype=np.int64)
     minus = annotation["strand"].to_numpy(dtype=object) == "-"
     start = np.where(minus, tss, tss - upstream)
@@ -522,8 +530,8 @@ def overlap_windows(peaks: pd.DataFrame, windows: pd.DataFrame) -> tuple[np.ndar
         ``(window_idx, peak_idx)``: int64 row positions of each overlapping pair, sorted by
         window then peak position.
     """
-    _check_columns(peaks, ("chrom", "start", "end"), "peaks")
-    _check_columns(windows, ("chrom", "start", "end"), "windows")
+    check_columns(peaks, ("chrom", "start", "end"), "peaks")
+    check_columns(windows, ("chrom", "start", "end"), "windows")
     p_codes, w_codes = _chrom_codes(
         peaks["chrom"].to_numpy(dtype=object), windows["chrom"].to_numpy(dtype=object)
     )

@@ -11,8 +11,7 @@ from anndata import AnnData
 
 from ._utils import MinNetInputError, logger
 from .neighbors import knn_connectivities
-
-BATCH_CORRECTIONS = ("combat", "harmony", "none")
+from .validation import BATCH_CORRECTIONS, BatchCorrection, check_choice
 
 
 def build_rna_graph(
@@ -20,7 +19,7 @@ def build_rna_graph(
     batches: np.ndarray | None = None,
     n_neighbors: int = 15,
     n_pcs: int = 50,
-    batch_correction: str = "combat",
+    batch_correction: BatchCorrection = "combat",
     seed: int = 0,
 ) -> sp.csr_matrix:
     """KNN graph of batch-corrected RNA with edge lengths ``1.01 − connectivity``.
@@ -47,10 +46,7 @@ def build_rna_graph(
     """
     import scanpy as sc
 
-    if batch_correction not in BATCH_CORRECTIONS:
-        raise MinNetInputError(
-            f"batch_correction={batch_correction!r} is not one of {BATCH_CORRECTIONS}."
-        )
+    check_choice(batch_correction, "batch_correction", BATCH_CORRECTIONS)
     n = lognorm.shape[0]
     if n < 3:
         raise MinNetInputError(f"at least 3 cells are needed to build a KNN graph, got {n}.")

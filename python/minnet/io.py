@@ -19,11 +19,14 @@ _META_KEY = "minnet"
 
 
 class ModelFileError(ValueError):
-    """A model file that cannot be read: not a MinNet file, damaged, or of another format version."""
+    """A model file that cannot be read: not a MinNet file, damaged, or of another format
+    version."""
 
 
-def write_model_file(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Write tensors and metadata to ``path`` atomically (temporary file in the same folder + rename).
+def write_model_file(
+    path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
+    """Write tensors and metadata to ``path`` atomically (a temporary file in its folder, renamed).
 
     Parameters
     ----------
@@ -40,9 +43,8 @@ def write_model_file(path: str | os.PathLike, tensors: dict[str, torch.Tensor], 
     if not path.parent.exists():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist; create it first.")
     if path.is_dir():
-        raise IsADirectoryError(
-            f"{str(path)!r} is a folder; give a file name, e.g. {str(path / 'model.safetensors')!r}."
-        )
+        example = str(path / "model.safetensors")
+        raise IsADirectoryError(f"{str(path)!r} is a folder; give a file name, e.g. {example!r}.")
     header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **meta}
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

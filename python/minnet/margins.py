@@ -173,11 +173,19 @@ class GraphDistances:
             todo = diff.max(axis=0) < self.radius
         idx = np.flatnonzero(todo)
         if idx.size:
-            res = np.empty(idx.size, dtype=np.float64)
-            g = self.graph
-            _bounded_pair_dijkstra(
-                g.indptr.astype(np.int64), g.indices.astype(np.int64), g.data,
-                src[idx], dst[idx], self.radius, res,
-            )
-            out[idx] = res
+            out[idx] = self.search(src[idx], dst[idx])
         return out
+
+    def search(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """The radius-bounded bidirectional search for each pair, without the landmark filter.
+
+        :meth:`pair_distances` calls it for the pairs the landmarks cannot rule out; exposed so
+        benchmarks can time one search (indices are not checked here).
+        """
+        res = np.empty(len(src), dtype=np.float64)
+        g = self.graph
+        _bounded_pair_dijkstra(
+            g.indptr.astype(np.int64), g.indices.astype(np.int64), g.data,
+            np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64), self.radius, res,
+        )
+        return res

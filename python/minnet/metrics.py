@@ -429,24 +429,6 @@ def silhouette_mixing(
 # --------------------------------------------------------------------------------------
 # clustering agreement
 # --------------------------------------------------------------------------------------
-def _knn_graph(x: np.ndarray, n_neighbors: int):
-    """Symmetric, unweighted kNN graph (``igraph.Graph``) with ``O(n * k)`` memory."""
-    import igraph as ig
-    from sklearn.neighbors import NearestNeighbors
-
-    n = x.shape[0]
-    k = min(n_neighbors, n - 1)
-    nn = NearestNeighbors(n_neighbors=k).fit(x)
-    # with X=None the query point is not counted as its own neighbour
-    nbrs = nn.kneighbors(return_distance=False)
-    rows = np.repeat(np.arange(n), k)
-    adj = sp.csr_matrix((np.ones(n * k, dtype=np.float32), (rows, nbrs.ravel())), shape=(n, n))
-    adj = adj.maximum(adj.T)
-    upper = sp.triu(adj, k=1).tocoo()
-    edges = np.column_stack([upper.row, upper.col]).tolist()
-    return ig.Graph(n=n, edges=edges, directed=False)
-
-
 def ari_over_resolutions(
     x: np.ndarray,
     labels,
@@ -456,11 +438,12 @@ def ari_over_resolutions(
 ) -> dict:
     """Adjusted Rand index between Leiden clusterings of ``x`` and ``labels``.
 
-    Builds a symmetric (union) Euclidean kNN graph on ``x`` with ``n_neighbors``
-    neighbours per cell (scikit-learn, ``O(n * k)`` memory), runs Leiden
-    (``leidenalg``, RB-configuration / modularity objective with the given resolution,
-    iterated to convergence, seeded) at every resolution and scores each clustering
-    against ``labels`` with :func:`sklearn.metrics.adjusted_rand_score`.
+    Clusters ``x`` exactly as :func:`minnet.tl.cluster` does (same kNN graph with UMAP
+    connectivities, same seeded igraph Leiden; see
+    :func:`minnet.tl._cluster.leiden_clusters`), so at each resolution the score is that of
+    the clusters ``tl.cluster(..., resolution=r, n_neighbors=n_neighbors, seed=seed)`` gives
+    on the same embedding. Each clustering is scored against ``labels`` with
+    :func:`sklearn.metrics.adjusted_rand_score`. Memory is ``O(n * k)``.
 
     Parameters
     ----------
@@ -471,9 +454,10 @@ def ari_over_resolutions(
     resolutions
         Leiden resolutions to scan.
     n_neighbors
-        Neighbours per cell in the kNN graph (capped at ``n_cells - 1``).
+        Neighbours per cell in the kNN graph, counting the cell itself as in
+        :func:`minnet.tl.cluster` (>= 2; capped at ``n_cells``).
     seed
-        Seed for Leiden.
+        Seed for Leiden (and for the approximate neighbour search of large embeddings).
 
     Returns
     -------
@@ -485,10 +469,11 @@ def ari_over_resolutions(
     ------
     MinNetInputError
         For mismatched lengths, NaN values, missing labels, empty or non-positive
-        resolutions, or ``n_neighbors < 1``.
+        resolutions, or ``n_neighbors < 2``.
     """
-    import leidenalg
     from sklearn.metrics import adjusted_rand_score
+
+    from .tl._cluster import leiden_clusters  # tl is heavier; import at call time
 
     x = _check_embedding(x, "x", min_cells=3)
     lab = _as_label_array(labels, x.shape[0], "labels")
@@ -497,21 +482,15 @@ def ari_over_resolutions(
         raise MinNetInputError(
             f"resolutions must be a non-empty sequence of positive numbers, got {resolutions!r}."
         )
-    if int(n_neighbors) != n_neighbors or n_neighbors < 1:
-        raise MinNetInputError(f"n_neighbors must be a positive integer, got {n_neighbors!r}.")
+    if int(n_neighbors) != n_neighbors or n_neighbors < 2:
+        raise MinNetInputError(
+            f"n_neighbors must be an integer >= 2 (it counts the cell itself, as in "
+            f"minnet.tl.cluster), got {n_neighbors!r}."
+        )
 
-    graph = _knn_graph(x, int(n_neighbors))
     codes = _encode(lab)
     scores = []
-    for r in res:
-        part = leidenalg.find_partition(
-            graph,
-            leidenalg.RBConfigurationVertexPartition,
-            resolution_parameter=r,
-            n_iterations=-1,
-            seed=int(seed),
-        )
-        clusters = np.asarray(part.membership)
+    for r, clusters in zip(res, leiden_clusters(x, res, int(n_neighbors), int(seed)), strict=True):
         ari = float(adjusted_rand_score(codes, clusters))
         logger.debug(
             "ari_over_resolutions: resolution %g -> %d clusters, ARI %.4f",

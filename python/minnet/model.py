@@ -8,18 +8,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from anndata import AnnData
 
 from . import __version__
-from ._inputs import check_anndata, looks_like_peaks, modality_matrix
-from ._utils import MinNetInputError, logger
+from ._utils import MinNetInputError
+from .inputs import InputSpec
 from .io import ModelFileError, read_model_file, write_model_file
 from .module import MinNetModule
-from .pp._features import align_features
 from .pp._gene_activity import SETTINGS as GENE_ACTIVITY_SETTINGS
-from .pp._normalize import PEAK_TOTALS, check_modality
 from .pp._scale import Standardizer
+from .settings import TrainSettings, setting_groups
+from .validation import Modality, check_anndata, check_modality, obs_column
 
 # Genes shared by the data and both training profiles needed before the modality check speaks.
 _MIN_SHARED_FOR_CHECK = 20
@@ -62,45 +63,64 @@ class MinNetModel:
 
     Attributes
     ----------
-    modalities
-        ``("rna", "atac")`` or ``("rna", "adt")``: the encoders' modalities, in order.
-    features
-        The model's feature names per modality.
+    inputs
+        The fitted :class:`minnet.inputs.InputSpec` of each modality, RNA first.
     labels
         Cell-type categories of the classifier.
-    config
-        Architecture and training hyper-parameters.
+    settings
+        The run's :class:`minnet.settings.TrainSettings` (``radius`` as resolved).
     summary
         Training summary (epochs run, best epoch, best validation loss and accuracy, history).
-    annotation
-        Gene annotation rows of the ATAC features (used to embed ATAC given as peaks), or None.
-    feature_means
-        Mean normalised value of each feature in the training data, per modality (used to
-        notice data given with the wrong ``modality``), or None.
+    modalities, features, feature_means, annotation, config
+        Read-only views: the encoders' modalities in order (``("rna", "atac")`` or
+        ``("rna", "adt")``), the features and training means per modality, the ATAC gene
+        annotation (or None), and the flat settings dict stored in the model file.
     """
 
     def __init__(
         self,
         module: MinNetModule,
-        modalities: tuple[str, str],
-        features: dict[str, list[str]],
+        inputs: dict[str, InputSpec],
         labels: list[str],
-        config: dict[str, Any],
+        settings: TrainSettings,
         summary: dict[str, Any] | None = None,
-        annotation: pd.DataFrame | None = None,
-        feature_means: dict[str, list[float]] | None = None,
     ) -> None:
         self.module = module.cpu().eval()
-        self.modalities = tuple(modalities)
-        self.features = {k: list(v) for k, v in features.items()}
+        self.inputs = dict(inputs)
         self.labels = list(labels)
-        self.config = dict(config)
+        self.settings = settings
         self.summary = dict(summary or {})
-        self.annotation = annotation
-        self.feature_means = (
-            {k: [float(v) for v in vals] for k, vals in feature_means.items()}
-            if feature_means else None
-        )
+
+    @property
+    def modalities(self) -> tuple[str, str]:
+        """The encoders' modalities, in order."""
+        return tuple(self.inputs)
+
+    @property
+    def features(self) -> dict[str, list[str]]:
+        """The model's feature names per modality."""
+        return {m: list(spec.features) for m, spec in self.inputs.items()}
+
+    @property
+    def feature_means(self) -> dict[str, list[float]] | None:
+        """Mean normalised value of each feature in the training data, per modality."""
+        if any(spec.feature_means is None for spec in self.inputs.values()):
+            return None
+        return {m: list(spec.feature_means) for m, spec in self.inputs.items()}
+
+    @property
+    def annotation(self) -> pd.DataFrame | None:
+        """Gene annotation rows of the ATAC features (used to embed ATAC peaks), or None."""
+        spec = self.inputs.get("atac")
+        return None if spec is None else spec.annotation
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Architecture and training settings as one flat dict (as stored in the model file)."""
+        out = {**self.settings.flat(stored_only=True), "gene_activity": None, "atac_input": None}
+        for spec in self.inputs.values():
+            out.update(spec.config_entries())
+        return out
 
     def __repr__(self) -> str:
         s = self.summary
@@ -117,7 +137,7 @@ class MinNetModel:
         """Per-epoch training and validation losses."""
         return pd.DataFrame(self.summary.get("history", []))
 
-    def _modality_index(self, modality: str) -> int:
+    def _modality_index(self, modality: Modality) -> int:
         mod = check_modality(modality)
         if mod not in self.modalities:
             raise MinNetInputError(
@@ -130,44 +150,30 @@ class MinNetModel:
     def prepare(
         self,
         adata: AnnData,
-        modality: str,
+        modality: Modality,
         layer: str | None = None,
         normalized: bool = False,
         batch_key: str | None = None,
         min_overlap: float = 0.3,
         annotation: pd.DataFrame | str | None = None,
         verify_modality: bool = True,
-    ) -> tuple[np.ndarray, Standardizer, Any]:
+    ) -> tuple[int, Standardizer, sp.csr_matrix]:
         """Normalise, align and fit per-dataset scaling of ``adata`` for one encoder."""
         check_anndata(adata, "adata")
         m = self._modality_index(modality)
-        mod = self.modalities[m]
+        spec = self.inputs[self.modalities[m]]
         if annotation is not None:
             from .genomics import read_annotation
 
             annotation = read_annotation(annotation)
-        x, names = modality_matrix(
-            adata, mod, layer, normalized,
-            annotation if annotation is not None else self.annotation,
-            self.config.get("gene_activity"), what=f"{mod} data",
-        )
-        if (mod == "atac" and self.config.get("atac_input") == "peaks"
-                and not looks_like_peaks(adata.var_names)
-                and PEAK_TOTALS not in adata.obs.columns):
-            logger.warning(
-                "this model computed gene activity from peaks itself (%s); the gene activity "
-                "given here was made another way, so its values differ. Pass the peaks, or "
-                "minnet.pp.gene_activity(peaks, annotation, **model.config['gene_activity']).",
-                ", ".join(f"{k}={v}" for k, v in (self.config.get("gene_activity") or {}).items()))
-        x, _ = align_features(x, names, self.features[mod], f"{mod} data", min_overlap)
+        x, names = spec.normalized(adata, layer, normalized, annotation)
+        x = spec.align(x, names, min_overlap)
         if verify_modality:
-            self._verify_modality(mod, x, names)
+            self._verify_modality(spec.modality, x, names)
         groups = None
         if batch_key is not None:
-            from ._inputs import obs_column
-
             groups = obs_column(adata, batch_key, "adata", "batch")
-        return m, Standardizer.fit(x, groups, self.config.get("max_value", 10.0)), x
+        return m, spec.scaler(x, groups), x
 
     def _verify_modality(self, mod: str, x, names) -> None:
         """Refuse data whose feature profile matches the model's other modality far better.
@@ -213,7 +219,7 @@ class MinNetModel:
     def embed(
         self,
         adata: AnnData,
-        modality: str,
+        modality: Modality,
         layer: str | None = None,
         normalized: bool = False,
         batch_key: str | None = None,
@@ -257,7 +263,7 @@ class MinNetModel:
     def class_probabilities(
         self,
         adata: AnnData,
-        modality: str,
+        modality: Modality,
         layer: str | None = None,
         normalized: bool = False,
         batch_key: str | None = None,
@@ -271,7 +277,7 @@ class MinNetModel:
     def predict_labels(
         self,
         adata: AnnData,
-        modality: str,
+        modality: Modality,
         layer: str | None = None,
         normalized: bool = False,
         batch_key: str | None = None,
@@ -316,9 +322,10 @@ class MinNetModel:
             features = meta["features"]
             labels = meta["labels"]
             config = meta["config"]
+            settings = _settings_from_config(config)
             module = MinNetModule(
                 (len(features[modalities[0]]), len(features[modalities[1]])),
-                len(labels), int(config["n_hidden"]), int(config["n_latent"]),
+                len(labels), settings.network.n_hidden, settings.network.n_latent,
             )
             module.load_state_dict(tensors, strict=True)
             ga = config.get("gene_activity")
@@ -327,15 +334,23 @@ class MinNetModel:
             means = meta.get("feature_means")
             if means is not None and any(len(means[k]) != len(features[k]) for k in modalities):
                 raise ValueError("feature_means do not match the features")
+            ann = meta.get("annotation")
+            annotation = pd.DataFrame(ann) if ann else None
+            inputs = {m: InputSpec.from_model_metadata(
+                m, features[m], None if means is None else means[m], config, annotation)
+                for m in modalities}
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
             raise ModelFileError(
                 f"{str(path)!r}: the model metadata does not match its weights ({err}); the file "
                 "was edited or damaged. Re-save the model from its training run."
             ) from None
-        ann = meta.get("annotation")
-        annotation = pd.DataFrame(ann) if ann else None
-        return cls(module, modalities, features, labels, config, meta.get("summary"), annotation,
-                   means)
+        return cls(module, inputs, labels, settings, meta.get("summary"))
+
+
+def _settings_from_config(config: dict[str, Any]) -> TrainSettings:
+    """The run's settings from a model file's flat ``config`` (missing ones: defaults)."""
+    known = setting_groups()
+    return TrainSettings.from_kwargs(**{k: v for k, v in config.items() if k in known})
 
 
 def load(path: str | os.PathLike) -> MinNetModel:

@@ -1,10 +1,11 @@
-"""The MinNet network (two encoders, shared classifier and embedding head) and its losses."""
+"""The MinNet network: two encoders, a shared classifier and a shared embedding head.
+
+Its loss is in :mod:`minnet.loss`."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 
 class MinNetModule(nn.Module):
@@ -44,33 +45,3 @@ class MinNetModule(nn.Module):
         """Return ``(embedding, class logits)`` of a batch of one modality."""
         h = self.hidden(x, modality)
         return self.head(h), self.classifier(h)
-
-
-def contrastive_loss(
-    z1: torch.Tensor,
-    z2: torch.Tensor,
-    negative: torch.Tensor,
-    margin: torch.Tensor,
-    eps: float = 1e-3,
-) -> torch.Tensor:
-    """Flexible-margin contrastive loss, averaged over pairs.
-
-    ``L = (1 − u)·D² + u·max(0, m − D)²`` with ``D`` the Euclidean distance of the embeddings,
-    ``u = 1`` for negative pairs. As in the authors' code, ``D = sqrt(‖z1 − z2‖² + eps)`` inside
-    the hinge so the gradient stays finite when two embeddings coincide.
-
-    Parameters
-    ----------
-    z1, z2
-        Embeddings of the two members of each pair (pairs × d).
-    negative
-        1 for negative pairs, 0 for positive pairs (float tensor).
-    margin
-        Margin of every pair (ignored for positives).
-    eps
-        Added inside the square root.
-    """
-    sq = ((z1 - z2) ** 2).sum(dim=1)
-    d = torch.sqrt(sq + eps)
-    loss = (1.0 - negative) * sq + negative * F.relu(margin - d) ** 2
-    return loss.mean()

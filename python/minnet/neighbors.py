@@ -1,17 +1,26 @@
-"""K-nearest-neighbour graphs with UMAP connectivities (as ``scanpy.pp.neighbors``), sparse.
+"""The package's one k-nearest-neighbour search, and UMAP connectivities on it, sparse.
 
-Built here rather than through ``scanpy.pp.neighbors``, whose large-data path fails with
+:func:`knn` serves every caller (training graph, smoothing, matching, label transfer,
+clustering, metrics): exact below :data:`EXACT_MAX_CELLS` cells, approximate above.
+Connectivities are built here rather than through ``scanpy.pp.neighbors``, whose large-data path fails with
 scipy ≥ 1.15 sparse arrays (``csr_array.getnnz``) and which densifies distances below 8,192
 cells. Memory is O(n · k).
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import scipy.sparse as sp
 
-# Above this many cells the exact search is replaced by pynndescent's approximate one.
+from ._utils import MinNetInputError
+
+# Above this many (reference) cells every kNN search of the package switches from exact
+# scikit-learn to pynndescent's approximate one.
 EXACT_MAX_CELLS = 20_000
+# Minimum degree of a pynndescent index searched with other (query) rows; pynndescent's default.
+_QUERY_INDEX_K = 30
 
 _N_BISECT = 64
 _SMOOTH_TOL = 1e-5
@@ -74,34 +83,124 @@ def fuzzy_connectivities(dist: np.ndarray, idx: np.ndarray) -> sp.csr_matrix:
     return (g + gt - g.multiply(gt)).tocsr()
 
 
+def knn(
+    x: np.ndarray,
+    k: int,
+    seed: int = 0,
+    *,
+    query: np.ndarray | None = None,
+    self_neighbor: Literal["first", "exclude"] = "first",
+    method: Literal["auto", "exact", "approximate"] = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean ``k`` nearest neighbours: MinNet's one kNN search (``O(n · k)`` memory).
 
-def knn(x: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and indices of each row's ``k`` nearest rows, the row itself in column 0.
+    Every neighbour search of the package goes through here, so all of them switch from the
+    exact search to the approximate one at the same size, :data:`EXACT_MAX_CELLS`.
 
-    Exact (scikit-learn) up to :data:`EXACT_MAX_CELLS` rows, pynndescent (seeded) beyond.
+    Parameters
+    ----------
+    x
+        ``(n, d)`` rows that are searched (the reference).
+    k
+        Neighbours returned per row (>= 1); with ``self_neighbor="first"`` the row itself
+        counts. Capped at the number of candidates: ``n``, or ``n - 1`` when excluding self.
+    seed
+        Seed of the approximate search (the exact one has no randomness).
+    query
+        ``(m, d)`` rows whose neighbours are looked up among the rows of ``x``; ``None``
+        (default) searches the rows of ``x`` among themselves.
+    self_neighbor
+        Without ``query``: ``"first"`` puts each row itself in column 0 (as
+        ``scanpy.pp.neighbors``, also when identical rows tie with it); ``"exclude"`` never
+        returns the row itself, as :meth:`sklearn.neighbors.NearestNeighbors.kneighbors`
+        without ``X`` (when more than ``k`` rows are identical to it, one of them is dropped
+        instead). Ignored with ``query``: those rows are other cells.
+    method
+        ``"exact"``: scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors`;
+        ``"approximate"``: pynndescent's seeded :class:`~pynndescent.NNDescent`; ``"auto"``
+        (default): exact while ``x`` has at most :data:`EXACT_MAX_CELLS` rows. The size of
+        ``x`` decides because exact search costs ``len(x)`` distances per query row.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(dist, idx)``: float64 distances and int64 row indices into ``x``, shape
+        ``(n or m, k)``, each row sorted by increasing distance (ties in a deterministic
+        order).
+
+    Raises
+    ------
+    MinNetInputError
+        If ``k < 1`` (after capping), or ``method``/``self_neighbor`` is unknown.
     """
+    if method not in ("auto", "exact", "approximate"):
+        raise MinNetInputError(f"method must be 'auto', 'exact' or 'approximate', got {method!r}.")
+    if self_neighbor not in ("first", "exclude"):
+        raise MinNetInputError(f"self_neighbor must be 'first' or 'exclude', got {self_neighbor!r}.")
     n = x.shape[0]
-    k = int(min(k, n))
-    if n <= EXACT_MAX_CELLS:
-        from sklearn.neighbors import NearestNeighbors
-
-        dist, idx = NearestNeighbors(n_neighbors=k).fit(x).kneighbors(x)
+    exclude = query is None and self_neighbor == "exclude"
+    k = min(int(k), n - int(exclude))
+    if k < 1:
+        raise MinNetInputError(f"k must be at least 1 (and x hold more rows), got {k}.")
+    exact = method == "exact" or (method == "auto" and n <= EXACT_MAX_CELLS)
+    if exact:
+        dist, idx = _exact(x, k, query, exclude)
     else:
-        from pynndescent import NNDescent
+        dist, idx = _approximate(x, k + int(exclude), seed, query)
+        if exclude:
+            dist, idx = _drop_self(dist, idx)
+    if query is None and not exclude:
+        _put_self_first(dist, idx)
+    return dist.astype(np.float64, copy=False), idx.astype(np.int64, copy=False)
 
+
+def _exact(
+    x: np.ndarray, k: int, query: np.ndarray | None, exclude: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=k).fit(x)
+    if exclude:  # X=None: scikit-learn leaves each row itself out (duplicates included)
+        return nn.kneighbors()
+    return nn.kneighbors(x if query is None else query)
+
+
+def _approximate(
+    x: np.ndarray, k: int, seed: int, query: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    from pynndescent import NNDescent
+
+    n = x.shape[0]
+    if query is None:  # the index's own graph lists each row's k nearest, itself included
         index = NNDescent(x, n_neighbors=k, random_state=seed, n_jobs=1, low_memory=True)
         idx, dist = index.neighbor_graph
-    # make sure each row lists itself first (duplicated rows may swap places)
-    own = np.arange(n)
-    first_is_self = idx[:, 0] == own
-    if not first_is_self.all():
-        rows = np.flatnonzero(~first_is_self)
-        for r in rows:  # rare: identical cells; put the cell itself first
-            pos = np.flatnonzero(idx[r] == r)
-            j = pos[0] if pos.size else k - 1
-            idx[r, 1 : j + 1], dist[r, 1 : j + 1] = idx[r, :j].copy(), dist[r, :j].copy()
-            idx[r, 0], dist[r, 0] = r, 0.0
-    return dist.astype(np.float64), idx.astype(np.int64)
+        return dist, idx
+    # a denser index than k alone would give keeps the query recall high for small k
+    index = NNDescent(
+        x, n_neighbors=min(max(k, _QUERY_INDEX_K), n - 1), random_state=seed, n_jobs=1,
+        low_memory=True,
+    )
+    idx, dist = index.query(query, k=k)
+    return dist, idx
+
+
+def _drop_self(dist: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each row itself from its ``k + 1`` neighbours (the farthest if it is absent)."""
+    n, k1 = idx.shape
+    keep = idx != np.arange(n)[:, None]
+    missing = keep.all(axis=1)
+    keep[missing, k1 - 1] = False
+    return dist[keep].reshape(n, k1 - 1), idx[keep].reshape(n, k1 - 1)
+
+
+def _put_self_first(dist: np.ndarray, idx: np.ndarray) -> None:
+    """In place: each row itself in column 0 at distance 0 (identical rows may come first)."""
+    n, k = idx.shape
+    for r in np.flatnonzero(idx[:, 0] != np.arange(n)):  # rare: only with identical rows
+        pos = np.flatnonzero(idx[r] == r)
+        j = pos[0] if pos.size else k - 1
+        idx[r, 1 : j + 1], dist[r, 1 : j + 1] = idx[r, :j].copy(), dist[r, :j].copy()
+        idx[r, 0], dist[r, 0] = r, 0.0
 
 
 def knn_connectivities(x: np.ndarray, n_neighbors: int = 15, seed: int = 0) -> sp.csr_matrix:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._utils import MinNetInputError
+from .validation import Negatives, check_negatives, check_number
 
-NEGATIVE_MODES = ("between", "within", "both")
 # Pair kinds: which modality each member of a pair is taken from.
 KIND_XY, KIND_XX, KIND_YY = 0, 1, 2
 KIND_MODALITIES = np.array([[0, 1], [0, 0], [1, 1]])
@@ -41,7 +41,7 @@ def sample_pairs(
     cells: np.ndarray,
     rng: np.random.Generator,
     positive_fraction: float = 0.25,
-    negatives: str = "both",
+    negatives: Negatives = "both",
 ) -> PairSet:
     """Give every cell one partner: a positive (itself, other modality) or a random negative.
 
@@ -57,11 +57,20 @@ def sample_pairs(
         ``"between"``: negatives pair RNA of one cell with the other modality of another;
         ``"within"``: both members from the same modality (RNA–RNA or other–other, half each);
         ``"both"``: half between-, half within-modality.
+
+    Returns
+    -------
+    PairSet
+        One pair per cell, positives first.
+
+    Raises
+    ------
+    MinNetInputError
+        For an unknown ``negatives``, ``positive_fraction`` outside ``[0, 1]`` or fewer than
+        two cells.
     """
-    if negatives not in NEGATIVE_MODES:
-        raise MinNetInputError(f"negatives={negatives!r} is not one of {NEGATIVE_MODES}.")
-    if not 0.0 <= positive_fraction <= 1.0:
-        raise MinNetInputError("positive_fraction must lie in [0, 1].")
+    check_negatives(negatives)
+    check_number(positive_fraction, "positive_fraction", 0.0, 1.0)  # the value is used as given
     cells = np.asarray(cells, dtype=np.int64)
     n = cells.shape[0]
     if n < 2:

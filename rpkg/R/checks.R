@@ -1,4 +1,6 @@
-# Input checks done in R, before any Python is started.
+# Input checks done in R, before any Python is started: the Seurat side (objects, assays,
+# slots, reductions, metadata columns, cells) and values R itself acts on. Numbers and choices
+# that go straight to the core are checked there (its message reaches R through .py_call).
 
 .stopf <- function(...) stop(sprintf(...), call. = FALSE)
 
@@ -38,25 +40,14 @@
   invisible(assay)
 }
 
-.check_meta <- function(object, column, arg, what = "object", cells = NULL, allow.na = FALSE) {
+# A metadata column of `object` (its values are checked by the core, which reads them).
+.check_meta <- function(object, column, arg, what = "object", hint = "") {
   .check_string(column, arg)
   meta <- object[[]]
   if (!column %in% colnames(meta)) {
     shown <- utils::head(colnames(meta), 20)
-    .stopf("metadata column '%s' (argument `%s`) is not in %s; available columns: %s.",
-           column, arg, what, paste(sprintf("'%s'", shown), collapse = ", "))
-  }
-  if (allow.na) {
-    return(invisible(column))
-  }
-  values <- meta[[column]]
-  if (!is.null(cells)) {
-    values <- values[match(cells, rownames(meta))]
-  }
-  n_na <- sum(is.na(values))
-  if (n_na > 0L) {
-    .stopf("metadata column '%s' of %s has %d missing value(s); fill them or subset those cells away first.",
-           column, what, n_na)
+    .stopf("metadata column '%s' (argument `%s`) is not in %s; available columns: %s.%s",
+           column, arg, what, paste(sprintf("'%s'", shown), collapse = ", "), hint)
   }
   invisible(column)
 }
@@ -106,12 +97,15 @@
   m
 }
 
-# Store a SeuratCommand from LogSeuratCommand(return.command = TRUE), naming the assay it
-# used when Seurat could not tell (avoids Seurat's "command log without an assay" warning).
-.store_command <- function(object, command, assay) {
+# Store the SeuratCommand made by LogSeuratCommand(return.command = TRUE) under the
+# function's own name (Seurat would derive it from the call, which differs for
+# minnet::Fn(), do.call() and deprecated aliases), naming the assay it used when Seurat could
+# not tell (avoids Seurat's "command log without an assay" warning).
+.store_command <- function(object, command, name, assay) {
+  command@name <- name
   if (length(command@assay.used) == 0L) {
     command@assay.used <- assay
   }
-  object[[command@name]] <- command
+  object[[name]] <- command
   object
 }

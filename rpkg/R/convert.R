@@ -69,6 +69,12 @@
   rownames(m)
 }
 
+# Feature names that look like peaks (chr-start-end and friends), from the first 50.
+.looks_like_peaks <- function(names) {
+  names <- utils::head(names, 50)
+  length(names) > 0L && all(grepl("[-:_][0-9]+[-_][0-9]+$", names))
+}
+
 #' Convert a Seurat assay into the pieces of an AnnData
 #'
 #' The matrix of one assay (features x cells in Seurat) becomes the cells x features CSR
@@ -94,8 +100,8 @@
 #' m <- Matrix::rsparsematrix(5, 4, 0.5, rand.x = function(n) rpois(n, 3) + 1)
 #' dimnames(m) <- list(paste0("g", 1:5), paste0("c", 1:4))
 #' obj <- SeuratObject::CreateSeuratObject(counts = m)
-#' str(MinNetAnnDataPieces(obj))
-MinNetAnnDataPieces <- function(object, assay = NULL, slot = "counts", features = NULL,
+#' str(CreateMinNetAnnDataPieces(obj))
+CreateMinNetAnnDataPieces <- function(object, assay = NULL, slot = "counts", features = NULL,
                                 cells = NULL) {
   .check_seurat(object, "object")
   assay <- assay %||% SeuratObject::DefaultAssay(object)
@@ -187,87 +193,18 @@ MinNetAnnDataPieces <- function(object, assay = NULL, slot = "counts", features 
   })
 }
 
+# Where each column of a data.frame is NA (numpy would turn a missing string into "NA").
+.py_missing <- function(df) {
+  lapply(as.list(df), function(col) reticulate::np_array(is.na(col)))
+}
+
+# A data.frame as a pandas DataFrame (NA stays missing), for the core to read and check.
+.py_frame <- function(df) {
+  .bridge_raw()$frame(.py_columns(df), .py_missing(df))
+}
+
 # A dict of columns (from the bridge) as a data.frame.
 .frame_from_columns <- function(cols) {
   cols <- lapply(cols, function(x) if (is.list(x)) unlist(x) else as.vector(x))
   as.data.frame(cols, stringsAsFactors = FALSE, check.names = FALSE)
-}
-
-#' Turn a co-embedding into a Seurat DimReduc
-#'
-#' @param embeddings A cells x dimensions numeric matrix (e.g. the MinNet co-embedding
-#'   computed by the Python core).
-#' @param assay The assay the embedding was computed from (`DimReduc`'s `assay.used`).
-#' @param key Reduction key; columns become `key1, key2, ...`.
-#' @param cells Cell names of the rows (default: `rownames(embeddings)`).
-#'
-#' @return A `DimReduc` holding exactly `embeddings`.
-#' @export
-#' @examples
-#' emb <- matrix(rnorm(20), 10, 2, dimnames = list(paste0("c", 1:10), NULL))
-#' MinNetDimReduc(emb, assay = "RNA")
-MinNetDimReduc <- function(embeddings, assay, key = "minnet_", cells = NULL) {
-  .check_key(key, "key")
-  .check_string(assay, "assay")
-  emb <- as.matrix(embeddings)
-  if (!is.numeric(emb) || length(dim(emb)) != 2L || ncol(emb) < 1L) {
-    .stopf("`embeddings` must be a numeric cells x dimensions matrix.")
-  }
-  storage.mode(emb) <- "double"
-  if (!is.null(cells)) {
-    if (length(cells) != nrow(emb)) {
-      .stopf("`cells` has %d names but `embeddings` has %d rows.", length(cells), nrow(emb))
-    }
-    rownames(emb) <- as.character(cells)
-  }
-  if (is.null(rownames(emb)) || anyDuplicated(rownames(emb))) {
-    .stopf("`embeddings` needs unique cell names as row names (or pass `cells`).")
-  }
-  colnames(emb) <- paste0(key, seq_len(ncol(emb)))
-  SeuratObject::CreateDimReducObject(embeddings = emb, key = key, assay = assay)
-}
-
-.add_reduction <- function(object, embeddings, reduction.name, reduction.key, assay) {
-  cells <- SeuratObject::Cells(object)
-  emb <- as.matrix(embeddings)
-  missing <- setdiff(cells, rownames(emb))
-  if (length(missing)) {
-    .stopf("the embedding lacks %d of the object's cells (e.g. %s).", length(missing),
-           paste(utils::head(missing, 3), collapse = ", "))
-  }
-  object[[reduction.name]] <- MinNetDimReduc(emb[cells, , drop = FALSE], assay = assay,
-                                             key = reduction.key)
-  object
-}
-
-#' Store a co-embedding in a Seurat object
-#'
-#' Adds the embedding as reduction `reduction.name` (a `DimReduc` from [MinNetDimReduc()]),
-#' so e.g. `RunUMAP(object, reduction = "minnet", dims = 1:32)` works. [RunMinNet()] does
-#' this for you; use this function for embeddings computed in Python.
-#'
-#' @param object A Seurat object.
-#' @param embeddings Cells x dimensions matrix with the object's cell names as row names.
-#' @param reduction.name Name of the reduction.
-#' @param reduction.key Its key.
-#' @param assay The assay the embedding was computed from.
-#'
-#' @return `object` with the reduction added (and the command logged).
-#' @export
-#' @examples
-#' m <- Matrix::rsparsematrix(5, 4, 0.5, rand.x = function(n) rpois(n, 3) + 1)
-#' dimnames(m) <- list(paste0("g", 1:5), paste0("c", 1:4))
-#' obj <- SeuratObject::CreateSeuratObject(counts = m)
-#' emb <- matrix(rnorm(8), 4, 2, dimnames = list(colnames(m), NULL))
-#' obj <- MinNetAddEmbedding(obj, emb, assay = "RNA")
-MinNetAddEmbedding <- function(object, embeddings, reduction.name = "minnet",
-                               reduction.key = "minnet_", assay = NULL) {
-  .check_seurat(object, "object")
-  assay <- assay %||% SeuratObject::DefaultAssay(object)
-  .check_assay(object, assay)
-  .check_string(reduction.name, "reduction.name")
-  .check_key(reduction.key)
-  object <- .add_reduction(object, embeddings, reduction.name, reduction.key, assay)
-  embeddings <- sprintf("<%d x %d matrix>", NROW(embeddings), NCOL(embeddings))
-  SeuratObject::LogSeuratCommand(object)
 }

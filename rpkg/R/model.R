@@ -2,19 +2,14 @@
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
-# Arguments of minnet.train() that may be passed through `...` (R or Python spelling).
-.train_args <- c(
-  "layer", "other_layer", "normalized", "features", "other_features", "n_top_features",
-  "n_hidden", "n_latent", "margin", "contrastive_weight", "celltype_margin", "lr",
-  "weight_decay", "batch_size", "negatives", "positive_fraction", "validation_fraction",
-  "patience", "n_neighbors", "n_pcs", "batch_correction", "radius", "max_value", "device",
-  "n_threads", "checkpoint", "resume", "gene_activity_kwds"
-)
-.int_args <- c("n_top_features", "n_hidden", "n_latent", "batch_size", "patience",
-               "n_neighbors", "n_pcs", "n_threads", "epochs", "seed")
+# minnet.train() arguments that TrainMinNet() sets from its own arguments; every other
+# keyword of minnet.train may be passed through `...`.
+.train_set <- c("rna", "other", "modality", "label_key", "batch_key", "normalized", "annotation",
+                "epochs", "seed", "progress")
 
-# `...` for the core: dots become underscores, whole numbers of integer arguments integers.
-.core_args <- function(dots, allowed, what) {
+# `...` for the core: names checked against the core's own signature (so a new core argument
+# works at once), dots become underscores, whole numbers of `int` arguments integers.
+.core_args <- function(dots, what) {
   if (length(dots) == 0L) {
     return(list())
   }
@@ -22,6 +17,8 @@
   if (is.null(nm) || any(!nzchar(nm))) {
     .stopf("all extra arguments of %s must be named.", what)
   }
+  kw <- .bridge()$train_keywords()
+  allowed <- setdiff(names(kw), .train_set)
   nm <- gsub(".", "_", nm, fixed = TRUE)
   bad <- setdiff(nm, allowed)
   if (length(bad)) {
@@ -29,18 +26,10 @@
            paste(bad, collapse = ", "), paste(allowed, collapse = ", "))
   }
   names(dots) <- nm
-  for (n in intersect(nm, .int_args)) {
-    v <- dots[[n]]
-    if (is.numeric(v) && length(v) == 1L && !is.na(v) && v == round(v)) {
-      dots[[n]] <- as.integer(v)
-    }
+  for (n in nm[grepl("\\bint\\b", unlist(kw[nm]))]) {
+    dots[[n]] <- .py_num(dots[[n]])
   }
   dots
-}
-
-.looks_like_peaks <- function(names) {
-  names <- utils::head(names, 50)
-  length(names) > 0L && all(grepl("[-:_][0-9]+[-_][0-9]+$", names))
 }
 
 .new_model <- function(py, command = NULL) {
@@ -116,23 +105,29 @@ print.MinNetModel <- function(x, ...) {
 #' ATAC (as a gene-activity assay such as Signac's `GeneActivity`, or as peaks with an
 #' `annotation`) or ADT. Raw counts are handed to the Python core, which selects features,
 #' normalises, batch-corrects the RNA graph and trains (see the core's `minnet.train`).
+#' The defaults are the core's (a test compares them); R checks the Seurat side (assays,
+#' slots, metadata columns, shared cells) and the core checks the values (labels, numbers),
+#' with its message naming the R argument.
 #'
 #' @param object A Seurat object holding both modalities for the same cells.
 #' @param rna.assay The RNA assay.
 #' @param other.assay The second modality's assay: gene activity or peaks for `"atac"`, protein
 #'   counts for `"adt"` (default `"ACTIVITY"` for `"atac"`, `"ADT"` for `"adt"`).
 #' @param modality `"atac"` or `"adt"`: what `other.assay` holds.
-#' @param label Metadata column with cell types (at least two).
+#' @param label Metadata column with cell types (at least two). The core's `label_key`; the
+#'   default is the R spelling of the core's `"cell_type"`, the column
+#'   [SimulateMinNetData()] writes.
 #' @param batch Optional metadata column with batches (the graph is batch-corrected).
-#' @param annotation Gene annotation (data.frame or `GRanges`, see [MinNetAnnotation()]);
-#'   needed when `other.assay` holds peaks, and kept in the model so peaks can be embedded.
+#' @param annotation Gene annotation (data.frame or `GRanges`, see
+#'   [CreateMinNetAnnotation()]); needed when `other.assay` holds peaks, and kept in the
+#'   model so peaks can be embedded.
 #' @param other.object Optional second Seurat object that holds `other.assay` for the same
 #'   cells (matched by name); default `object`.
 #' @param slot `"counts"` (default, raw counts normalised by the core) or `"data"` (both
-#'   assays already normalised).
+#'   assays already normalised): the core's `normalized = FALSE` / `TRUE`.
 #' @param epochs Maximum number of epochs (training stops early on the validation loss).
 #' @param seed Random seed; the same seed gives the same model on CPU.
-#' @param verbose Show a progress bar.
+#' @param verbose Show a progress bar (the core's `progress`).
 #' @param ... Further arguments of the core's `minnet.train`, in R (`n.hidden`) or Python
 #'   (`n_hidden`) spelling, e.g. `n_hidden`, `margin`, `lr`, `batch_size`, `device`;
 #'   `checkpoint = "run.minnet"` keeps the best model so far in that file during training
@@ -147,10 +142,10 @@ print.MinNetModel <- function(x, ...) {
 #' @export
 #' @examples
 #' \dontrun{
-#' sim <- MinNetSimulate(n.cells = 600)
+#' sim <- SimulateMinNetData(n.cells = 600)
 #' model <- TrainMinNet(sim$paired, other.assay = "ACTIVITY", modality = "atac",
 #'                      label = "celltype", epochs = 10)
-#' cite <- MinNetSimulate(n.cells = 600, modality = "adt")
+#' cite <- SimulateMinNetData(n.cells = 600, modality = "adt")
 #' model_adt <- TrainMinNet(cite$paired, other.assay = "ADT", modality = "adt", epochs = 10)
 #' }
 TrainMinNet <- function(object, rna.assay = "RNA", other.assay = NULL,
@@ -161,54 +156,47 @@ TrainMinNet <- function(object, rna.assay = "RNA", other.assay = NULL,
   if (!is.null(other.object)) .check_seurat(other.object, "other.object")
   other <- other.object %||% object
   if (missing(modality)) modality <- modality[1]
+  # R picks the default assay from it, so R checks it
   modality <- .check_modality(modality, c("atac", "adt"))
   other.assay <- other.assay %||% c(atac = "ACTIVITY", adt = "ADT")[[modality]]
   .check_assay(object, rna.assay, "rna.assay")
   .check_assay(other, other.assay, "other.assay",
                if (is.null(other.object)) "object" else "other.object")
   .check_slot(slot)
-  .check_count(epochs, "epochs")
-  .check_count(seed, "seed", min = 0)
-  extra <- .core_args(list(...), .train_args, "TrainMinNet()")
-  rna_pieces <- MinNetAnnDataPieces(object, rna.assay, slot)
-  other_pieces <- MinNetAnnDataPieces(other, other.assay, slot)
+  rna_pieces <- CreateMinNetAnnDataPieces(object, rna.assay, slot)
+  other_pieces <- CreateMinNetAnnDataPieces(other, other.assay, slot)
   shared <- intersect(rna_pieces$obs_names, other_pieces$obs_names)
   if (length(shared) == 0L) {
     .stopf("no shared cells: assay '%s' and assay '%s' have no cell names in common (e.g. '%s' vs '%s'); training needs the same cells in both modalities.",
            rna.assay, other.assay, rna_pieces$obs_names[1], other_pieces$obs_names[1])
   }
-  .check_meta(object, label, "label", cells = shared)
-  n_types <- length(unique(as.character(object[[]][shared, label])))
-  if (n_types < 2L) {
-    .stopf("metadata column '%s' has a single cell type; MinNet needs at least two.", label)
-  }
-  if (!is.null(batch)) .check_meta(object, batch, "batch", cells = shared)
-  if (modality == "atac" && .looks_like_peaks(other_pieces$var_names) && is.null(annotation)) {
-    .stopf("assay '%s' holds peaks (%s, ...); pass `annotation` (gene_name, chrom, tss, strand) so gene activity can be computed, or use a gene-activity assay.",
-           other.assay, other_pieces$var_names[1])
-  }
-  ann <- if (is.null(annotation)) NULL else MinNetAnnotation(annotation)
+  .check_meta(object, label, "label")
+  if (!is.null(batch)) .check_meta(object, batch, "batch")
+  ann <- if (is.null(annotation)) NULL else .annotation_table(annotation)
+  extra <- .core_args(list(...), "TrainMinNet()")
   if (length(shared) < length(rna_pieces$obs_names) ||
       length(shared) < length(other_pieces$obs_names)) {
     if (verbose) message(sprintf("TrainMinNet: training on the %d shared cells.", length(shared)))
-    rna_pieces <- MinNetAnnDataPieces(object, rna.assay, slot, cells = shared)
-    other_pieces <- MinNetAnnDataPieces(other, other.assay, slot, cells = shared)
+    rna_pieces <- CreateMinNetAnnDataPieces(object, rna.assay, slot, cells = shared)
+    other_pieces <- CreateMinNetAnnDataPieces(other, other.assay, slot, cells = shared)
   }
 
+  # Labels, batches, epochs, seed, the annotation and `...` are checked by the core.
   core <- .core()
-  obs_cols <- c(label, batch)
-  rna <- .pieces_to_adata(rna_pieces, obs_cols)
+  rna <- .pieces_to_adata(rna_pieces, c(label, batch))
   oth <- .pieces_to_adata(other_pieces)
   args <- c(list(rna, oth, modality = modality, label_key = label, batch_key = batch,
-                 normalized = identical(slot, "data"), epochs = as.integer(epochs),
-                 seed = as.integer(seed), progress = isTRUE(verbose)), extra)
+                 normalized = identical(slot, "data"), epochs = .py_num(epochs),
+                 seed = .py_num(seed), progress = isTRUE(verbose)), extra)
   if (!is.null(ann)) {
-    args$annotation <- .bridge_raw()$frame(.py_columns(ann))
+    args$annotation <- .py_frame(ann)
   }
-  py <- .py_call(do.call(core$train, args), "TrainMinNet")
+  py <- .py_call(do.call(core$train, args), "TrainMinNet",
+                 c(label_key = "label", batch_key = "batch", .py_names(names(list(...)))))
   annotation <- if (is.null(ann)) NULL else sprintf("<annotation of %d genes>", nrow(ann))
   other.object <- if (is.null(other.object)) NULL else "<Seurat>"
   command <- SeuratObject::LogSeuratCommand(object, return.command = TRUE)
+  command@name <- "TrainMinNet"
   .new_model(py, command)
 }
 

@@ -5,7 +5,7 @@
 .install_hint <- paste0(
   "Fix: run `bash scripts/install.sh` (or `make install`) in the MinNet source tree, which ",
   "installs the Python core into its .venv and points this package at it; or call ",
-  "minnet_python(\"/path/to/venv/bin/python\") with a Python where `import minnet` works ",
+  "SetMinNetPython(\"/path/to/venv/bin/python\") with a Python where `import minnet` works ",
   "(before any other use of Python in this R session)."
 )
 
@@ -60,66 +60,24 @@
   identical(.abs_path(a), .abs_path(b))
 }
 
-#' Report or set the Python interpreter that runs the MinNet core
+#' Report the Python interpreter that runs the MinNet core
 #'
 #' The R package runs every computation in the MinNet Python core through
 #' \pkg{reticulate}. The interpreter is looked up, in this order, in
-#' `getOption("minnet.python")`, the environment variables `MINNET_PYTHON` and
-#' `RETICULATE_PYTHON`, and the path recorded by the project's install command
-#' (`scripts/install.sh` writes its `.venv` Python into the installed package);
+#' `getOption("minnet.python")` (set by [SetMinNetPython()]), the environment variables
+#' `MINNET_PYTHON` and `RETICULATE_PYTHON`, and the path recorded by the project's install
+#' command (`scripts/install.sh` writes its `.venv` Python into the installed package);
 #' without any of these reticulate's own discovery is used.
 #'
-#' reticulate binds one Python per R session: set the interpreter before any MinNet
-#' function (or other reticulate code) has started Python, otherwise restart R.
-#'
-#' @param path `NULL` to report the interpreter; the path of a Python executable (or of a
-#'   virtual environment's folder, such as the project's `.venv`) to set it for this session
-#'   (stored in `options(minnet.python = path)`; set that option in `.Rprofile` to make it
-#'   permanent).
-#'
-#' @param x A value returned by `minnet_python()` (for `print`).
-#' @param ... Ignored.
-#'
-#' @return The interpreter path (a character scalar of class `minnet_python`, `NA` when none
+#' @return The interpreter path (a character scalar of class `MinNetPython`, `NA` when none
 #'   is configured) with attributes `source` (where it came from), `active` (the interpreter
 #'   Python already runs in this session, or `NA`) and `core` (the MinNet core version once
-#'   loaded, else `NA`); `as.character()` gives the bare path. With `path`, the new path,
-#'   invisibly.
+#'   loaded, else `NA`); `as.character()` gives the bare path.
+#' @seealso [SetMinNetPython()] to choose the interpreter, [IsMinNetAvailable()] to test it.
 #' @export
 #' @examples
-#' minnet_python()
-#' \dontrun{
-#' minnet_python("~/MinNet/.venv/bin/python")
-#' }
-minnet_python <- function(path = NULL) {
-  if (!is.null(path)) {
-    if (!is.character(path) || length(path) != 1L || is.na(path) || !nzchar(path)) {
-      stop("`path` must be the path of a Python executable (a single string).", call. = FALSE)
-    }
-    path <- path.expand(path)
-    if (dir.exists(path)) {
-      # a virtual environment's folder (e.g. the project's .venv): its interpreter
-      exe <- file.path(path, c("bin/python", "bin/python3", "Scripts/python.exe"))
-      exe <- exe[file.exists(exe)]
-      if (length(exe) == 0L) {
-        stop(sprintf("'%s' is a folder without bin/python. %s", path, .install_hint),
-             call. = FALSE)
-      }
-      path <- exe[1]
-    }
-    if (!file.exists(path)) {
-      stop(sprintf("no Python interpreter at '%s'. %s", path, .install_hint), call. = FALSE)
-    }
-    path <- .abs_path(path)
-    active <- .active_python()
-    if (!is.na(active) && !.same_file(active, path)) {
-      warning(sprintf(paste0(
-        "Python is already running in this R session (%s); reticulate cannot switch to '%s'. ",
-        "Restart R and call minnet_python() first."), active, path), call. = FALSE)
-    }
-    options(minnet.python = path)
-    return(invisible(path))
-  }
+#' GetMinNetPython()
+GetMinNetPython <- function() {
   res <- .resolve_python()
   core <- .minnet_state$core
   structure(
@@ -127,13 +85,63 @@ minnet_python <- function(path = NULL) {
     source = res$source,
     active = .active_python(),
     core = if (is.null(core)) NA_character_ else .minnet_state$version,
-    class = "minnet_python"
+    class = "MinNetPython"
   )
 }
 
-#' @rdname minnet_python
+#' Set the Python interpreter that runs the MinNet core
+#'
+#' Stores the interpreter in `options(minnet.python = path)` for this session (set that
+#' option in `.Rprofile` to make it permanent). reticulate binds one Python per R session:
+#' set the interpreter before any MinNet function (or other reticulate code) has started
+#' Python, otherwise restart R.
+#'
+#' @param path The path of a Python executable, or of a virtual environment's folder (such
+#'   as the project's `.venv`).
+#'
+#' @return The interpreter's path, invisibly.
+#' @seealso [GetMinNetPython()] for where the interpreter comes from.
 #' @export
-print.minnet_python <- function(x, ...) {
+#' @examples
+#' \dontrun{
+#' SetMinNetPython("~/MinNet/.venv")
+#' }
+SetMinNetPython <- function(path) {
+  if (missing(path) || !is.character(path) || length(path) != 1L || is.na(path) ||
+      !nzchar(path)) {
+    .stopf("`path` must be the path of a Python executable (a single string).")
+  }
+  path <- path.expand(path)
+  if (dir.exists(path)) {
+    # a virtual environment's folder (e.g. the project's .venv): its interpreter
+    exe <- file.path(path, c("bin/python", "bin/python3", "Scripts/python.exe"))
+    exe <- exe[file.exists(exe)]
+    if (length(exe) == 0L) {
+      .stopf("'%s' is a folder without bin/python. %s", path, .install_hint)
+    }
+    path <- exe[1]
+  }
+  if (!file.exists(path)) {
+    .stopf("no Python interpreter at '%s'. %s", path, .install_hint)
+  }
+  path <- .abs_path(path)
+  active <- .active_python()
+  if (!is.na(active) && !.same_file(active, path)) {
+    warning(sprintf(paste0(
+      "Python is already running in this R session (%s); reticulate cannot switch to '%s'. ",
+      "Restart R and call SetMinNetPython() first."), active, path), call. = FALSE)
+  }
+  options(minnet.python = path)
+  invisible(path)
+}
+
+#' Print the MinNet Python interpreter
+#'
+#' @param x A value returned by [GetMinNetPython()].
+#' @param ... Ignored.
+#' @return `x`, invisibly.
+#' @export
+print.MinNetPython <- function(x, ...) {
   active <- attr(x, "active")
   core <- attr(x, "core")
   cat("MinNet Python:", if (is.na(x)) "(not configured)" else as.character(x), "\n")
@@ -146,13 +154,13 @@ print.minnet_python <- function(x, ...) {
 #' Is the MinNet Python core available?
 #'
 #' Tries to load the core (starting Python with the interpreter chosen by
-#' [minnet_python()] if needed) and reports whether it worked, without an error.
+#' [GetMinNetPython()] if needed) and reports whether it worked, without an error.
 #'
 #' @return `TRUE` or `FALSE`; when `FALSE`, attribute `message` says why and how to fix it.
 #' @export
 #' @examples
-#' if (minnet_available()) minnet_python()
-minnet_available <- function() {
+#' if (IsMinNetAvailable()) GetMinNetPython()
+IsMinNetAvailable <- function() {
   res <- .load_core()
   if (isTRUE(res$ok)) TRUE else structure(FALSE, message = res$message)
 }
@@ -233,13 +241,36 @@ minnet_available <- function() {
 }
 
 # Run Python code; a Python exception becomes one R error with the exception's message.
-.py_call <- function(expr, what) {
+# `rename` (Python name = R name) puts the R argument names into the core's message, so
+# "n_neighbors must be an integer >= 1" reads "`k` must be an integer >= 1" in R.
+.py_call <- function(expr, what, rename = NULL) {
   tryCatch(expr, error = function(e) {
     msg <- conditionMessage(e)
     # reticulate appends the Python traceback; keep the exception line(s).
     msg <- sub("\n+Detailed traceback:.*$", "", msg)
     msg <- sub("\n+Traceback \\(most recent call last\\):.*$", "", msg)
     msg <- sub("^[A-Za-z_.]*(MinNetInputError|ModelFileError): ", "", trimws(msg))
+    for (py in names(rename)) {
+      msg <- gsub(sprintf("\\b%s\\b", py), sprintf("`%s`", rename[[py]]), msg, perl = TRUE)
+    }
     stop(sprintf("%s failed: %s", what, msg), call. = FALSE)
   })
+}
+
+# Python's name of each R argument: dots become underscores (n.bulks -> n_bulks).
+.py_names <- function(r_names) {
+  if (length(r_names) == 0L) {
+    return(character())
+  }
+  stats::setNames(r_names, gsub(".", "_", r_names, fixed = TRUE))
+}
+
+# A number for the core: whole numbers as integers (Python's int), anything else unchanged so
+# that the core's own check reports it (as.integer() would silently truncate 2.5).
+.py_num <- function(x) {
+  if (is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && x == round(x) &&
+      abs(x) < .Machine$integer.max) {
+    return(as.integer(x))
+  }
+  x
 }

@@ -11,23 +11,25 @@
   obj
 }
 
-#' Simulate a small multiome or CITE-seq data set as Seurat objects
+#' Simulate a multiome or CITE-seq data set as Seurat objects
 #'
 #' Runs the core's seeded simulators (`minnet.datasets.simulate_multiome`: cell types in
 #' lineages, batches, RNA and ATAC counts with true peak-gene links; or
-#' `minnet.datasets.simulate_citeseq`: RNA and surface proteins). For ATAC, gene activity is
-#' computed from the peaks (`minnet.pp.gene_activity`, as Signac's `GeneActivity`). The cells
-#' are split into a paired training set (batch `batch0`, or a random half with one batch)
-#' and, from the remaining cells, an RNA-only and an ATAC-only (or ADT-only) object with no
-#' cells in common -- the situation MinNet is made for.
+#' `minnet.datasets.simulate_citeseq`: RNA and surface proteins), with their defaults (a
+#' test compares them) and their checks. For ATAC, gene activity is computed from the peaks
+#' (`minnet.pp.gene_activity`, as Signac's `GeneActivity`). The cells are split into a
+#' paired training set (batch `batch0`, or a random half with one batch) and, from the
+#' remaining cells, an RNA-only and an ATAC-only (or ADT-only) object with no cells in
+#' common -- the situation MinNet is made for.
 #'
-#' @param n.cells Number of cells in total.
+#' @param n.cells Number of cells in total. At least 20 here (the core takes 1): the split
+#'   into three objects needs a few cells in each.
 #' @param n.cell.types Number of cell types (`T0`, `T1`, ...).
 #' @param n.batches Number of batches (`batch0`, ...).
 #' @param n.genes Number of genes.
 #' @param n.peaks.per.gene Peaks placed around each gene (one promoter peak + distal ones;
 #'   ATAC only).
-#' @param batch.effect Strength of batch effects (0: none).
+#' @param batch.effect Strength of batch effects (0: none; or `"mild"`, `"strong"`).
 #' @param n.background.peaks Extra peaks unrelated to any gene (ATAC only).
 #' @param seed Random seed; the same seed gives the same data.
 #' @param modality `"atac"` (multiome: RNA + ATAC) or `"adt"` (CITE-seq: RNA + proteins).
@@ -36,46 +38,42 @@
 #'
 #' @return For `"atac"`, a list with Seurat objects `paired` (assays `RNA`, `peaks`,
 #'   `ACTIVITY`), `rna` (`RNA` only), `atac` (`peaks` and `ACTIVITY`) and `multiome` (all
-#'   cells, all assays), each with metadata `celltype`, `batch` and `lineage` (the truth);
-#'   `annotation`, the gene annotation data.frame (`gene_name, gene_id, chrom, tss, strand,
-#'   end`); and `links`, the true peak-gene links. For `"adt"`, Seurat objects `paired`
-#'   (`RNA`, `ADT`), `rna`, `adt` and `citeseq` (all cells).
+#'   cells, all assays), each with metadata `celltype` (the core's `cell_type`), `batch` and
+#'   `lineage` (the truth) and the command logged as `SimulateMinNetData`; `annotation`, the
+#'   gene annotation data.frame (`gene_name, gene_id, chrom, tss, strand, end`); and `links`,
+#'   the true peak-gene links. For `"adt"`, Seurat objects `paired` (`RNA`, `ADT`), `rna`,
+#'   `adt` and `citeseq` (all cells).
 #' @export
 #' @examples
 #' \dontrun{
-#' sim <- MinNetSimulate(n.cells = 1000)
+#' sim <- SimulateMinNetData(n.cells = 1000)
 #' sim$paired
-#' cite <- MinNetSimulate(n.cells = 1000, modality = "adt")
+#' cite <- SimulateMinNetData(n.cells = 1000, modality = "adt")
 #' cite$paired
 #' }
-MinNetSimulate <- function(n.cells = 1000, n.cell.types = 6, n.batches = 2, n.genes = 600,
-                           n.peaks.per.gene = 4, batch.effect = 1, n.background.peaks = 300,
-                           seed = 0, modality = c("atac", "adt"), n.proteins = 30) {
+SimulateMinNetData <- function(n.cells = 2000, n.cell.types = 8, n.batches = 2,
+                               n.genes = 1000, n.peaks.per.gene = 4, batch.effect = 1,
+                               n.background.peaks = 1000, seed = 0,
+                               modality = c("atac", "adt"), n.proteins = 50) {
   .check_count(n.cells, "n.cells", min = 20)
-  .check_count(n.cell.types, "n.cell.types", min = 2)
-  .check_count(n.batches, "n.batches")
-  .check_count(n.genes, "n.genes", min = 10)
-  .check_count(n.peaks.per.gene, "n.peaks.per.gene")
-  .check_count(n.background.peaks, "n.background.peaks", min = 0)
-  .check_count(seed, "seed", min = 0)
-  .check_count(n.proteins, "n.proteins")
   if (missing(modality)) modality <- modality[1]
-  modality <- .check_modality(modality, c("atac", "adt"))
-  if (modality == "adt" && n.proteins > n.genes) {
-    .stopf("`n.proteins` (%d) cannot exceed `n.genes` (%d).", as.integer(n.proteins),
-           as.integer(n.genes))
-  }
-  if (!is.numeric(batch.effect) || length(batch.effect) != 1L || is.na(batch.effect) ||
-      batch.effect < 0) {
-    .stopf("`batch.effect` must be a non-negative number.")
-  }
+  modality <- .check_modality(modality, c("atac", "adt"))   # R branches on it
 
+  # The other values are checked by the core.
   .core()
-  res <- .py_call(.bridge()$simulate(
-    modality, as.integer(n.cells), as.integer(n.cell.types), as.integer(n.batches),
-    as.integer(n.genes), as.integer(n.peaks.per.gene), as.integer(n.proteins),
-    as.numeric(batch.effect), as.integer(n.background.peaks), as.integer(seed)
-  ), "MinNetSimulate")
+  args <- list(n_cells = .py_num(n.cells), n_cell_types = .py_num(n.cell.types),
+               n_batches = .py_num(n.batches), n_genes = .py_num(n.genes),
+               batch_effect = batch.effect, seed = .py_num(seed))
+  if (modality == "adt") {
+    args$n_proteins <- .py_num(n.proteins)
+  } else {
+    args$n_peaks_per_gene <- .py_num(n.peaks.per.gene)
+    args$n_background_peaks <- .py_num(n.background.peaks)
+  }
+  res <- .py_call(do.call(.bridge()$simulate, c(list(modality), args)), "SimulateMinNetData",
+                  .py_names(c("n.cells", "n.cell.types", "n.batches", "n.genes",
+                              "n.peaks.per.gene", "batch.effect", "n.background.peaks",
+                              "n.proteins")))
   if (modality == "adt") {
     adt <- .dgc_from_pieces(res$adt)
     # Seurat's feature names cannot hold '_': rename as CreateAssayObject would, silently
@@ -107,7 +105,8 @@ MinNetSimulate <- function(n.cells = 1000, n.cell.types = 6, n.batches = 2, n.ge
   command <- SeuratObject::LogSeuratCommand(
     SeuratObject::CreateSeuratObject(counts = assays$RNA[, 1:2]), return.command = TRUE)
   make <- function(names, cells, assay) {
-    .store_command(.seurat_from(assays[names], meta, cells), command, assay)
+    .store_command(.seurat_from(assays[names], meta, cells), command, "SimulateMinNetData",
+                   assay)
   }
   if (modality == "adt") {
     return(list(paired = make(c("RNA", "ADT"), paired_cells, "RNA"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -10,11 +11,14 @@ from anndata import AnnData
 
 from .._utils import MinNetInputError, logger
 
+if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn
+    from matplotlib.figure import Figure
+
 _MAX_ANNOTATED = 20  # annotate cells of the heatmap when both sides have at most this many classes
 _MISSING = "NA"
 
 
-def _new_figure(figsize: tuple[float, float]):
+def _new_figure(figsize: tuple[float, float]) -> Figure:
     """A matplotlib Figure that is not registered with pyplot.
 
     Rendering goes through the Agg canvas (``savefig`` to PNG works without any GUI), the user's
@@ -40,7 +44,7 @@ def transfer_confusion(
     pred_key: str | None = None,
     normalize: bool = True,
     save: str | os.PathLike | None = None,
-):
+) -> Figure:
     """Heatmap of true (rows) versus transferred (columns) labels of query cells.
 
     Parameters

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 
 from .._utils import MinNetInputError
+
+if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn
+    from matplotlib.figure import Figure
 
 
 def _umap(x: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
@@ -40,7 +44,7 @@ def embedding(
     point_size: float | None = None,
     seed: int = 0,
     save: str | os.PathLike | None = None,
-):
+) -> Figure:
     """UMAP of the joint co-embedding of several objects, one panel per ``color`` column.
 
     Parameters

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -11,18 +12,7 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from .._utils import MinNetInputError, logger
-
-
-def check_unique_names(names: Sequence[str], what: str, kind: str = "feature") -> None:
-    """Raise a clear error when names are duplicated (AnnData allows it; MinNet cannot align them)."""
-    idx = pd.Index(names)
-    if not idx.is_unique:
-        dups = idx[idx.duplicated()].unique()[:5].tolist()
-        fix = "adata.var_names_make_unique()" if kind == "feature" else "adata.obs_names_make_unique()"
-        raise MinNetInputError(
-            f"{what} has {int(idx.duplicated().sum())} duplicated {kind} names (e.g. {dups}); "
-            f"make them unique first, e.g. with {fix}."
-        )
+from ..validation import check_int, check_number, check_unique_names
 
 
 def select_features(
@@ -57,6 +47,7 @@ def select_features(
     """
     import scanpy as sc
 
+    check_int(n_top, "n_top", 1)
     names = pd.Index(var_names)
     detected = np.asarray((lognorm > 0).sum(axis=0)).ravel() > 0
     if detected.sum() <= n_top:
@@ -82,7 +73,8 @@ def select_features(
     return [f for f in names if f in chosen]
 
 
-def _hvg(sc, tmp: AnnData, n_top: int, batch_key: str | None) -> list[str]:
+def _hvg(sc: ModuleType, tmp: AnnData, n_top: int, batch_key: str | None) -> list[str]:
+    """Highly variable features of ``tmp``; with batches, ranked by batches then dispersion."""
     n_batches = tmp.obs[batch_key].nunique() if batch_key else 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -131,6 +123,7 @@ def align_features(
     -------
     The aligned CSR matrix and the fraction of the model's features that were missing.
     """
+    check_number(min_overlap, "min_overlap", 0.0, 1.0)
     check_unique_names(var_names, what)
     pos = pd.Index(var_names).get_indexer(pd.Index(model_features))
     present = pos >= 0

@@ -13,7 +13,6 @@ from anndata import AnnData
 
 from minnet._utils import MinNetInputError, get_matrix, in_memory, logger
 from minnet.genomics import (
-    _as_nonneg_int,
     _naming_hint,
     gene_windows,
     overlap_windows,
@@ -22,41 +21,12 @@ from minnet.genomics import (
     window_gaps,
 )
 from minnet.pp._normalize import PEAK_TOTALS
+from minnet.validation import check_counts, check_int, check_is_anndata, check_number
 
 __all__ = ["gene_activity"]
 
 # the settings a model stores for turning query peaks into gene activity
 SETTINGS = ("upstream", "gene_body", "distance", "decay")
-
-
-def _checked_counts(x: object, what: str) -> np.ndarray | sp.spmatrix:
-    """Return ``x`` in memory (CSR/CSC or ndarray, not copied when possible), checking it holds
-    finite, non-negative numbers."""
-    x = in_memory(x)
-    if sp.issparse(x):
-        if x.format not in ("csr", "csc"):
-            x = sp.csr_matrix(x)
-        data = x.data
-    else:
-        x = np.asarray(x)
-        if x.ndim != 2:
-            raise MinNetInputError(f"{what} must be a 2-D matrix, got shape {x.shape}.")
-        data = x
-    if data.dtype.kind not in "biuf":
-        raise MinNetInputError(f"{what} has dtype {data.dtype}; expected numeric raw peak counts.")
-    if data.size:
-        if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
-            n_bad = int(data.size - np.count_nonzero(np.isfinite(data)))
-            raise MinNetInputError(
-                f"{what} contains {n_bad} NaN or infinite value(s); gene activity needs raw, "
-                "finite peak counts (pass a counts layer via layer=)."
-            )
-        if data.dtype.kind in "if" and data.min() < 0:
-            raise MinNetInputError(
-                f"{what} contains negative values; gene activity needs raw peak counts. "
-                "Pass the raw counts (e.g. layer='counts')."
-            )
-    return x
 
 
 def gene_activity(
@@ -131,90 +101,33 @@ def gene_activity(
         or when no gene window overlaps any peak (the message shows the chromosome names seen
         on each side).
     """
-    if not isinstance(atac, AnnData):
-        raise MinNetInputError(
-            f"atac must be an AnnData (cells x peaks), got {type(atac).__name__}."
-        )
-    upstream = _as_nonneg_int(upstream, "upstream")
-    distance = _as_nonneg_int(distance, "distance")
-    try:
-        decay = float(decay)
-    except (TypeError, ValueError):
-        decay = float("nan")
-    if not (np.isfinite(decay) and decay > 0):
-        raise MinNetInputError(f"decay must be a positive number of bp, got {decay!r}.")
-    min_cells = _as_nonneg_int(min_cells, "min_cells")
+    check_is_anndata(atac, "atac")
+    upstream = check_int(upstream, "upstream", 0, allow_float=True)
+    distance = check_int(distance, "distance", 0, allow_float=True)
+    decay = check_number(decay, "decay", 0.0, low_open=True, description="a positive number of bp")
+    min_cells = check_int(min_cells, "min_cells", 0, allow_float=True)
 
     ann = read_annotation(annotation)
     if genes is not None:
-        if isinstance(genes, str):
-            genes = [genes]
-        wanted = pd.Index(pd.unique(pd.Series(list(genes), dtype=object).astype(str)))
-        pos = pd.Index(ann["gene_name"]).get_indexer(wanted)
-        n_missing = int((pos < 0).sum())
-        if n_missing == len(wanted):
-            raise MinNetInputError(
-                f"none of the {len(wanted)} requested genes (e.g. {wanted[:5].tolist()}) are in "
-                "the annotation; check gene naming (symbols vs Ensembl IDs)."
-            )
-        if n_missing:
-            logger.warning(
-                "gene_activity: %d of %d requested genes are not in the annotation, e.g. %s; "
-                "skipping them.",
-                n_missing,
-                len(wanted),
-                wanted[pos < 0][:5].tolist(),
-            )
-        ann = ann.iloc[pos[pos >= 0]].reset_index(drop=True)
-
+        ann = _select_genes(ann, genes)
     peaks = parse_peak_names(atac.var_names)
     use_body = bool(gene_body) and "end" in ann.columns
     if gene_body and not use_body:
         logger.info("gene_activity: annotation has no 'end' column; using promoters only.")
-    windows = gene_windows(ann, upstream=upstream, gene_body=use_body)
-    widened = windows.assign(start=np.maximum(windows["start"] - distance, 0),
-                             end=windows["end"] + distance)
-    gene_idx, peak_idx = overlap_windows(peaks, widened)
-    weight = np.exp(-window_gaps(peaks, windows, gene_idx, peak_idx) / decay)
-    if gene_idx.size == 0:
-        raise MinNetInputError(
-            f"no gene window (promoter of {upstream} bp"
-            + (" + gene body" if use_body else "")
-            + (f" ± {distance} bp" if distance else "")
-            + ") overlaps any peak. "
-            + _naming_hint(peaks["chrom"], ann["chrom"])
-        )
-
-    what = "atac.X" if layer is None else f"atac.layers[{layer!r}]"
-    counts = _checked_counts(get_matrix(atac, layer), what)
-    if counts.shape != (atac.n_obs, atac.n_vars):
-        raise MinNetInputError(
-            f"{what} has shape {counts.shape}, expected {(atac.n_obs, atac.n_vars)}."
-        )
+    gene_idx, peak_idx, weight = _peak_gene_weights(peaks, ann, upstream, use_body, distance,
+                                                    decay)
+    counts = _peak_counts(atac, layer)
 
     # Only peaks overlapping some gene window and genes with some peak take part.
     used_peaks, peak_col = np.unique(peak_idx, return_inverse=True)
     used_genes, gene_col = np.unique(gene_idx, return_inverse=True)
-    link = sp.csr_matrix(
-        (weight.astype(np.float32), (peak_col, gene_col)),
-        shape=(used_peaks.size, used_genes.size),
-    )
-    # Column subsetting is cheap for CSC/dense and yields a new matrix, so atac is untouched.
-    sub = sp.csr_matrix(counts[:, used_peaks], dtype=np.float32)
-    activity = sp.csr_matrix(sub @ link, dtype=np.float32)
-    activity.eliminate_zeros()
-    activity.sort_indices()
-
+    activity = _weighted_peak_sums(counts, used_peaks, peak_col, gene_col, weight,
+                                   used_genes.size)
     n_peaks = np.bincount(gene_col, minlength=used_genes.size).astype(np.int64)
     n_cells = np.bincount(activity.indices, minlength=used_genes.size)
     keep = n_cells >= min_cells
     activity = activity[:, np.flatnonzero(keep)].tocsr()
-    kept = used_genes[keep]
-
-    var_cols = [c for c in ("gene_id", "chrom", "tss", "strand") if c in ann.columns]
-    var = ann.iloc[kept][var_cols].copy()
-    var["n_peaks"] = n_peaks[keep]
-    var.index = pd.Index(ann["gene_name"].to_numpy(dtype=object)[kept], name=None)
+    var = _gene_var(ann, used_genes[keep], n_peaks[keep])
 
     logger.info(
         "gene_activity: %d of %d genes got activity from %d of %d peaks "
@@ -236,3 +149,108 @@ def gene_activity(
         uns={"minnet_gene_activity": {"upstream": upstream, "gene_body": use_body,
                                       "distance": distance, "decay": decay}},
     )
+
+
+def _select_genes(ann: pd.DataFrame, genes: Sequence[str] | str) -> pd.DataFrame:
+    """Annotation rows of the requested genes, in their order; absent names are logged."""
+    if isinstance(genes, str):
+        genes = [genes]
+    wanted = pd.Index(pd.unique(pd.Series(list(genes), dtype=object).astype(str)))
+    pos = pd.Index(ann["gene_name"]).get_indexer(wanted)
+    n_missing = int((pos < 0).sum())
+    if n_missing == len(wanted):
+        raise MinNetInputError(
+            f"none of the {len(wanted)} requested genes (e.g. {wanted[:5].tolist()}) are in "
+            "the annotation; check gene naming (symbols vs Ensembl IDs)."
+        )
+    if n_missing:
+        logger.warning(
+            "gene_activity: %d of %d requested genes are not in the annotation, e.g. %s; "
+            "skipping them.",
+            n_missing,
+            len(wanted),
+            wanted[pos < 0][:5].tolist(),
+        )
+    return ann.iloc[pos[pos >= 0]].reset_index(drop=True)
+
+
+def _peak_gene_weights(
+    peaks: pd.DataFrame,
+    ann: pd.DataFrame,
+    upstream: int,
+    use_body: bool,
+    distance: int,
+    decay: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gene, peak, weight) of every peak within ``distance`` of a gene window.
+
+    The weight is ``exp(-gap / decay)``: 1 for peaks overlapping the window. Raises, showing
+    both chromosome namings, when no window reaches any peak.
+    """
+    windows = gene_windows(ann, upstream=upstream, gene_body=use_body)
+    widened = windows.assign(start=np.maximum(windows["start"] - distance, 0),
+                             end=windows["end"] + distance)
+    gene_idx, peak_idx = overlap_windows(peaks, widened)
+    weight = np.exp(-window_gaps(peaks, windows, gene_idx, peak_idx) / decay)
+    if gene_idx.size == 0:
+        raise MinNetInputError(
+            f"no gene window (promoter of {upstream} bp"
+            + (" + gene body" if use_body else "")
+            + (f" ± {distance} bp" if distance else "")
+            + ") overlaps any peak. "
+            + _naming_hint(peaks["chrom"], ann["chrom"])
+        )
+    return gene_idx, peak_idx, weight
+
+
+def _peak_counts(atac: AnnData, layer: str | None) -> np.ndarray | sp.spmatrix:
+    """The cells x peaks raw counts in memory (CSR/CSC or ndarray, not copied when possible),
+    checked to be a finite, non-negative matrix of ``atac``'s shape."""
+    what = "atac.X" if layer is None else f"atac.layers[{layer!r}]"
+    x = in_memory(get_matrix(atac, layer))
+    if sp.issparse(x):
+        if x.format not in ("csr", "csc"):
+            x = sp.csr_matrix(x)
+    else:
+        x = np.asarray(x)
+        if x.ndim != 2:
+            raise MinNetInputError(f"{what} must be a 2-D matrix, got shape {x.shape}.")
+    check_counts(
+        x, what, expected="raw peak counts", fix="pass the raw counts (e.g. layer='counts')",
+        finite_fix="gene activity needs raw, finite peak counts (pass a counts layer via layer=)",
+    )
+    if x.shape != (atac.n_obs, atac.n_vars):
+        raise MinNetInputError(
+            f"{what} has shape {x.shape}, expected {(atac.n_obs, atac.n_vars)}."
+        )
+    return x
+
+
+def _weighted_peak_sums(
+    counts: np.ndarray | sp.spmatrix,
+    used_peaks: np.ndarray,
+    peak_col: np.ndarray,
+    gene_col: np.ndarray,
+    weight: np.ndarray,
+    n_genes: int,
+) -> sp.csr_matrix:
+    """Cells x genes float32 CSR: each gene's weighted sum of its peaks' counts."""
+    link = sp.csr_matrix(
+        (weight.astype(np.float32), (peak_col, gene_col)),
+        shape=(used_peaks.size, n_genes),
+    )
+    # Column subsetting is cheap for CSC/dense and yields a new matrix, so atac is untouched.
+    sub = sp.csr_matrix(counts[:, used_peaks], dtype=np.float32)
+    activity = sp.csr_matrix(sub @ link, dtype=np.float32)
+    activity.eliminate_zeros()
+    activity.sort_indices()
+    return activity
+
+
+def _gene_var(ann: pd.DataFrame, kept: np.ndarray, n_peaks: np.ndarray) -> pd.DataFrame:
+    """``var`` of the kept genes: annotation columns plus the number of peaks summed."""
+    var_cols = [c for c in ("gene_id", "chrom", "tss", "strand") if c in ann.columns]
+    var = ann.iloc[kept][var_cols].copy()
+    var["n_peaks"] = n_peaks
+    var.index = pd.Index(ann["gene_name"].to_numpy(dtype=object)[kept], name=None)
+    return var

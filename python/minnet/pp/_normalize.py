@@ -6,21 +6,14 @@ import numpy as np
 import scipy.sparse as sp
 from anndata import AnnData
 
-from .._utils import MinNetInputError, check_finite_nonnegative, get_matrix, to_csr_float32
-
-MODALITIES = ("rna", "atac", "adt")
-
-
-def check_modality(modality: str) -> str:
-    """Validate a modality name and return it lower-cased."""
-    mod = str(modality).lower()
-    if mod not in MODALITIES:
-        raise MinNetInputError(
-            f"unknown modality {modality!r}; use one of {MODALITIES} "
-            "('atac' means gene activity or ATAC peaks, 'adt' means CITE-seq proteins)."
-        )
-    return mod
-
+from .._utils import MinNetInputError, get_matrix, to_csr_float32
+from ..validation import (
+    Modality,
+    check_counts,
+    check_finite,
+    check_modality,
+    check_number,
+)
 
 # obs column of pp.gene_activity's result: each cell's total peak counts (its size factor)
 PEAK_TOTALS = "minnet_peak_counts"
@@ -45,6 +38,7 @@ def log_normalize(
     -------
     A new float32 CSR matrix; cells with no counts stay all-zero.
     """
+    check_number(target_sum, "target_sum", 0.0, low_open=True)
     x = to_csr_float32(counts)
     if totals is None:
         totals = np.asarray(x.sum(axis=1)).ravel()
@@ -65,6 +59,11 @@ def clr_normalize(counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
 
     ``log1p(x / g)`` with ``g = exp(sum(log1p(x)) / n_features)``; zeros stay zero, so the
     result stays sparse.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        A new float32 CSR matrix.
     """
     x = to_csr_float32(counts)
     n_features = max(x.shape[1], 1)
@@ -75,7 +74,8 @@ def clr_normalize(counts: sp.spmatrix | np.ndarray) -> sp.csr_matrix:
     return x
 
 
-def _is_integer_valued(x) -> bool:
+def _is_integer_valued(x: np.ndarray | sp.spmatrix) -> bool:
+    """Whether the (first million) stored values are whole numbers, as raw counts are."""
     data = x.data if sp.issparse(x) else np.asarray(x)
     if data.size == 0:
         return True
@@ -85,7 +85,7 @@ def _is_integer_valued(x) -> bool:
 
 def normalized_matrix(
     adata: AnnData,
-    modality: str,
+    modality: Modality,
     layer: str | None = None,
     normalized: bool = False,
     what: str = "data",
@@ -104,6 +104,17 @@ def normalized_matrix(
         ``True`` when the matrix is already normalised (log-normalised / CLR): it is used as is.
     what
         Name of the object used in error messages.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        The normalised matrix; ``adata`` is not modified.
+
+    Raises
+    ------
+    MinNetInputError
+        For an unknown modality or layer, an empty matrix, NaN / infinite values, or values
+        that are not raw counts (negative or fractional) when ``normalized`` is false.
     """
     mod = check_modality(modality)
     x = get_matrix(adata, layer)
@@ -112,9 +123,9 @@ def normalized_matrix(
         raise MinNetInputError(f"{what} is empty ({x.shape[0]} cells × {x.shape[1]} features).")
     if normalized:
         x = to_csr_float32(x)
-        check_finite_nonnegative(x, src, allow_negative=True)
+        check_finite(x, src, "remove or impute them before MinNet")
         return x
-    check_finite_nonnegative(x, src)
+    check_counts(x, src)
     # distance-weighted gene activity (pp.gene_activity with distance > 0) is raw but fractional
     weighted_activity = mod == "atac" and (
         "minnet_gene_activity" in adata.uns or PEAK_TOTALS in adata.obs.columns)

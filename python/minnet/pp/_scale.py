@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..validation import check_number
+
 
 @dataclass
 class Standardizer:
@@ -35,7 +37,23 @@ class Standardizer:
     def fit(
         cls, x: sp.csr_matrix, groups: np.ndarray | None = None, max_value: float = 10.0
     ) -> Standardizer:
-        """Compute per-group statistics of ``x`` (rows = cells)."""
+        """Compute per-group statistics of ``x`` (rows = cells).
+
+        Parameters
+        ----------
+        x
+            Cells × features CSR matrix.
+        groups
+            Optional per-cell group labels; ``None``: one group.
+        max_value
+            Clipping bound (> 0) of :meth:`transform_rows`.
+
+        Returns
+        -------
+        Standardizer
+            The fitted statistics.
+        """
+        check_number(max_value, "max_value", 0.0, low_open=True)
         n = x.shape[0]
         if groups is None:
             codes = np.zeros(n, dtype=np.int64)
@@ -78,6 +96,11 @@ def scale(
         Optional per-cell group (batch) labels: each group is scaled on its own statistics.
     max_value
         Clipping bound (10, as Seurat's ``ScaleData`` and the MinNet paper).
+
+    Returns
+    -------
+    numpy.ndarray
+        Dense float32 cells × features matrix.
     """
     x = sp.csr_matrix(x, dtype=np.float32)
     st = Standardizer.fit(x, groups, max_value)

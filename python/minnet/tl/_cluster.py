@@ -9,15 +9,68 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
-from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, check_int, get_rep, logger
-from ..neighbors import fuzzy_connectivities
+from .._utils import MinNetInputError, get_rep, logger
+from ..neighbors import fuzzy_connectivities, knn
+from ..validation import check_int
 from ._match import _check_widths
 
 
-def _leiden(conn: sp.csr_matrix, resolution: float, seed: int) -> np.ndarray:
-    """Seeded Leiden on a weighted graph (igraph's implementation, modularity objective).
+def leiden_clusters(
+    x: np.ndarray, resolutions: Sequence[float], n_neighbors: int = 15, seed: int = 0
+) -> list[np.ndarray]:
+    """Leiden clusters of the rows of ``x`` at each resolution: what :func:`cluster` computes.
+
+    The single definition of MinNet's clustering, shared by :func:`cluster` and
+    :func:`minnet.metrics.ari_over_resolutions` so that the metric scores the clusters users
+    get. Each cell and its ``n_neighbors - 1`` nearest other cells (:func:`minnet.neighbors.knn`,
+    exact or approximate by size) are weighted with UMAP fuzzy connectivities as in
+    :func:`scanpy.pp.neighbors`; the graph is partitioned by seeded Leiden (igraph, modularity,
+    2 iterations) as ``scanpy.tl.leiden(flavor="igraph", n_iterations=2, directed=False)``.
+
+    Parameters
+    ----------
+    x
+        ``(n, d)`` embedding, finite, ``n >= 3`` (used as float64).
+    resolutions
+        Leiden resolutions (> 0, not checked here); the graph is built once for all of them.
+    n_neighbors
+        Neighbours per cell counting the cell itself (>= 2), capped at ``n``.
+    seed
+        Seed of the (approximate) neighbour search and of each Leiden run.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One int64 label vector per resolution, clusters numbered 0, 1, ... by decreasing size
+        (ties: first appearance), the same labels a single-resolution call gives.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    k = min(int(n_neighbors), n)
+    # the cell itself is put first at distance 0 rather than searched, so duplicates of a
+    # cell never take its place
+    nbr_dist, nbr_idx = knn(x, k - 1, seed, self_neighbor="exclude")
+    dist = np.column_stack([np.zeros(n), nbr_dist])
+    idx = np.column_stack([np.arange(n), nbr_idx])
+    graph = _igraph(fuzzy_connectivities(dist, idx))
+    return [_relabel_by_size(_leiden(graph, r, seed)) for r in resolutions]
+
+
+def _igraph(conn: sp.csr_matrix):
+    """Undirected weighted ``igraph.Graph`` of a symmetric sparse matrix (upper triangle)."""
+    import igraph as ig
+
+    upper = sp.triu(conn, k=1).tocoo()
+    graph = ig.Graph(
+        n=conn.shape[0], edges=np.column_stack([upper.row, upper.col]).tolist(), directed=False
+    )
+    graph.es["weight"] = upper.data.astype(float).tolist()
+    return graph
+
+
+def _leiden(graph, resolution: float, seed: int) -> np.ndarray:
+    """Seeded Leiden on a weighted ``igraph.Graph`` (igraph's implementation, modularity).
 
     Same algorithm as ``scanpy.tl.leiden(flavor="igraph", n_iterations=2, directed=False)``;
     much faster than ``leidenalg`` on large graphs. igraph's global random generator is
@@ -27,11 +80,6 @@ def _leiden(conn: sp.csr_matrix, resolution: float, seed: int) -> np.ndarray:
 
     import igraph as ig
 
-    upper = sp.triu(conn, k=1).tocoo()
-    graph = ig.Graph(
-        n=conn.shape[0], edges=np.column_stack([upper.row, upper.col]).tolist(), directed=False
-    )
-    graph.es["weight"] = upper.data.astype(float).tolist()
     ig.set_random_number_generator(random.Random(int(seed)))
     try:
         part = graph.community_leiden(
@@ -66,9 +114,10 @@ def cluster(
 ) -> dict[str, AnnData] | list[AnnData] | None:
     """Leiden clusters on the joint co-embedding of several objects (e.g. RNA and ATAC cells).
 
-    The cells of all objects are pooled, a kNN graph is built on ``obsm[use_rep]`` (exact
-    Euclidean search with :class:`sklearn.neighbors.NearestNeighbors`, sparse, ``O(cells x
-    n_neighbors)`` memory) and weighted with UMAP fuzzy connectivities as in
+    The cells of all objects are pooled, a kNN graph is built on ``obsm[use_rep]``
+    (Euclidean, :func:`minnet.neighbors.knn`: exact up to
+    :data:`minnet.neighbors.EXACT_MAX_CELLS` cells, seeded approximate search beyond; sparse,
+    ``O(cells x n_neighbors)`` memory) and weighted with UMAP fuzzy connectivities as in
     :func:`scanpy.pp.neighbors`, then partitioned with seeded Leiden (igraph, modularity
     objective, 2 iterations), as ``scanpy.tl.leiden(flavor="igraph", n_iterations=2,
     directed=False)``. Clusters are named ``"0"``, ``"1"``, … by decreasing size, so one
@@ -89,7 +138,8 @@ def cluster(
         Neighbours per cell in the kNN graph, counting the cell itself as in scanpy (>= 2;
         capped at the total number of cells).
     seed
-        Seed of the Leiden optimisation (same input and seed give the same clusters).
+        Seed of the Leiden optimisation and of the approximate neighbour search (same input
+        and seed give the same clusters).
     copy
         Return annotated copies (default) instead of writing into ``adatas``.
 
@@ -151,11 +201,7 @@ def cluster(
     if k_eff < k:
         logger.warning("cluster: n_neighbors=%d exceeds the %d cells; using %d.", k, n, k_eff)
 
-    nbr_dist, nbr_idx = NearestNeighbors(n_neighbors=k_eff - 1).fit(x).kneighbors()
-    dist = np.column_stack([np.zeros(n), nbr_dist])
-    idx = np.column_stack([np.arange(n), nbr_idx])
-    conn = fuzzy_connectivities(dist, idx)
-    labels = _relabel_by_size(_leiden(conn, resolution, seed))
+    (labels,) = leiden_clusters(x, [resolution], k_eff, seed)
     cats = [str(c) for c in range(int(labels.max()) + 1)]
     logger.info(
         "cluster: %d clusters over %d cells in %d object(s) (resolution %g).",

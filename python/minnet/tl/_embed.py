@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from anndata import AnnData
 
 from ..model import MinNetModel
+from ..validation import Modality
 
 
 def embed(
     model: MinNetModel,
     adata: AnnData,
-    modality: str,
+    modality: Modality,
     key_added: str = "X_minnet",
     layer: str | None = None,
     normalized: bool = False,
     batch_key: str | None = None,
-    annotation=None,
+    annotation: pd.DataFrame | str | None = None,
     copy: bool = True,
     verify_modality: bool = True,
 ) -> AnnData | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,9 @@ from anndata import AnnData
 from scipy.stats import norm, rankdata
 from tqdm.auto import tqdm
 
-from .._utils import MinNetInputError, check_int, get_matrix, in_memory, logger
+from .._utils import MinNetInputError, get_matrix, in_memory, logger
 from ..genomics import parse_peak_names, peaks_near_genes, read_annotation
+from ..validation import check_int
 
 __all__ = ["link_peaks", "link_peaks_by_group"]
 
@@ -253,6 +255,7 @@ def _aligned(rna_bulk: AnnData, atac_bulk: AnnData) -> AnnData:
 
 
 def _empty_links() -> pd.DataFrame:
+    """A links table without rows, with the columns' dtypes."""
     return pd.DataFrame(
         {
             "gene": pd.Series([], dtype=object),
@@ -263,12 +266,214 @@ def _empty_links() -> pd.DataFrame:
     )
 
 
+def _checked_link_args(
+    method: object, n_background: object, min_bulks: object, seed: object
+) -> tuple[str, int, int, int]:
+    """``method`` (lower case), ``n_background``, ``min_bulks`` and ``seed``, validated."""
+    method = str(method).lower()
+    if method not in METHODS:
+        raise MinNetInputError(f"method must be one of {METHODS}, got {method!r}.")
+    return (
+        method,
+        check_int(n_background, "n_background", 2),
+        check_int(min_bulks, "min_bulks", 1),
+        check_int(seed, "seed", 0),
+    )
+
+
+def _check_n_bulks(n: int, min_bulks: int) -> None:
+    """At least three bulks (a correlation needs them) and no more than ``min_bulks``."""
+    if n < 3:
+        raise MinNetInputError(
+            f"link_peaks needs at least 3 bulks to estimate correlations, got {n}. Make more "
+            "mini-bulks (minibulk(n_bulks=...)); 50-200 are typical."
+        )
+    if min_bulks > n:
+        raise MinNetInputError(f"min_bulks={min_bulks} exceeds the number of bulks ({n}).")
+
+
+def _unique_gene_names(rna_bulk: AnnData, atac_bulk: AnnData) -> pd.Index:
+    """The genes of ``rna_bulk`` as str; genes and peaks must both be unique."""
+    gene_names = pd.Index(rna_bulk.var_names.astype(str))
+    if not gene_names.is_unique:
+        raise MinNetInputError("rna_bulk.var_names (genes) are not unique.")
+    if not pd.Index(atac_bulk.var_names).is_unique:
+        raise MinNetInputError("atac_bulk.var_names (peaks) are not unique.")
+    return gene_names
+
+
+def _genes_to_link(
+    ann: pd.DataFrame, gene_names: pd.Index, genes: Sequence[str] | str | None
+) -> pd.DataFrame:
+    """Annotation rows of the genes to link: in the data and, if given, in ``genes``."""
+    in_data = ann["gene_name"].isin(gene_names)
+    if genes is not None:
+        wanted = pd.Index([str(g) for g in ([genes] if isinstance(genes, str) else genes)])
+        unknown = wanted.difference(gene_names.intersection(ann["gene_name"]))
+        if len(unknown):
+            logger.warning(
+                "link_peaks: %d requested gene(s) are not in both rna_bulk and the "
+                "annotation, e.g. %s.",
+                len(unknown),
+                list(unknown[:5]),
+            )
+        in_data &= ann["gene_name"].isin(wanted)
+    elif (~gene_names.isin(ann["gene_name"])).any():
+        logger.info(
+            "link_peaks: %d gene(s) of rna_bulk are not in the annotation and are skipped.",
+            int((~gene_names.isin(ann["gene_name"])).sum()),
+        )
+    ann = ann.loc[in_data].reset_index(drop=True)
+    if len(ann) == 0:
+        raise MinNetInputError(
+            "no gene to link: none of the requested genes / rna_bulk.var_names is in "
+            f"annotation['gene_name'] (rna_bulk genes e.g. {list(gene_names[:3])})."
+        )
+    return ann
+
+
+def _testable_pairs(
+    pairs: pd.DataFrame,
+    ann: pd.DataFrame,
+    gene_names: pd.Index,
+    g_test: np.ndarray,
+    p_test: np.ndarray,
+    min_bulks: int,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
+    """Candidate pairs whose gene and peak are both testable (the others dropped, logged).
+
+    Returns
+    -------
+    ``(pairs, gi, pi, n_dropped)``: the kept pairs, their genes' rows in ``gene_names`` and
+    their peaks' rows, and the number of pairs dropped.
+    """
+    gi = gene_names.get_indexer(ann["gene_name"].to_numpy()[pairs["gene_idx"].to_numpy()])
+    pi = pairs["peak_idx"].to_numpy()
+    keep = g_test[gi] & p_test[pi]
+    n_drop = int((~keep).sum())
+    if n_drop:
+        logger.info(
+            "link_peaks: %d of %d candidate pair(s) dropped: their gene or peak has zero "
+            "variance or non-zero counts in fewer than %d bulks.",
+            n_drop,
+            len(pairs),
+            min_bulks,
+        )
+    return pairs.loc[keep].reset_index(drop=True), gi[keep], pi[keep], n_drop
+
+
+def _accessibility_bins(
+    p_mean: np.ndarray, pool: np.ndarray, n_background: int
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Equal-size quantile bins of mean log CPM over the testable peaks ``pool``.
+
+    Returns
+    -------
+    ``(n_bins, pool_bin, peak_bin)``: the number of bins, the bin of every pool peak and that
+    of every peak (-1 outside the pool).
+    """
+    n_bins = int(max(1, min(_MAX_BINS, pool.size // (2 * n_background))))
+    rank = np.empty(pool.size, dtype=np.int64)
+    rank[np.argsort(p_mean[pool], kind="stable")] = np.arange(pool.size)
+    pool_bin = rank * n_bins // pool.size
+    peak_bin = np.full(p_mean.size, -1, dtype=np.int64)
+    peak_bin[pool] = pool_bin
+    return n_bins, pool_bin, peak_bin
+
+
+def _gene_bin_groups(
+    gi: np.ndarray, pi: np.ndarray, peak_bin: np.ndarray, chrom_codes: np.ndarray, n_bins: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (gene, accessibility bin) groups of the pairs: each group shares one background.
+
+    Returns
+    -------
+    ``(grp_gene, grp_bin, grp_chrom, inverse)``: every group's gene row, bin and chromosome
+    code, and the group of every pair.
+    """
+    key = gi.astype(np.int64) * (n_bins + 1) + peak_bin[pi]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    grp_chrom = chrom_codes[pi[first]]  # candidate peaks lie on the gene's chromosome
+    return gi[first], peak_bin[pi[first]], grp_chrom, inverse
+
+
+def _fall_back_to_all_bins(
+    sampler: _BackgroundSampler, grp_bin: np.ndarray, grp_chrom: np.ndarray, chrom_names: pd.Index
+) -> np.ndarray:
+    """The groups' bins, or the whole pool (virtual bin) where a bin lacks two candidates."""
+    short = sampler.candidates(grp_bin, grp_chrom) < 2
+    if not short.any():
+        return grp_bin
+    if (sampler.candidates(np.array([sampler.n_bins]), grp_chrom[short]) < 2).any():
+        raise MinNetInputError(
+            "background peaks must come from other chromosomes than the gene's, but fewer "
+            "than two testable peaks lie on other chromosomes (peaks on "
+            f"{list(chrom_names[:8])}). link_peaks needs peaks on at least two chromosomes."
+        )
+    logger.info(
+        "link_peaks: %d (gene, accessibility bin) group(s) have fewer than 2 background "
+        "candidates on other chromosomes in their bin; sampling from all bins instead.",
+        int(short.sum()),
+    )
+    return np.where(short, sampler.n_bins, grp_bin)
+
+
+def _background_zscores(
+    score: np.ndarray,
+    g32: np.ndarray,
+    p32: np.ndarray,
+    gi: np.ndarray,
+    pi: np.ndarray,
+    p_test: np.ndarray,
+    p_mean: np.ndarray,
+    peak_chrom: np.ndarray,
+    n_background: int,
+    seed: int,
+    progress: bool,
+) -> tuple[np.ndarray, int]:
+    """z-scores of the pairs against accessibility-matched background peaks; and the bin count.
+
+    Steps 4 and 5 of :func:`link_peaks`: the background of a (gene, bin) group is drawn from
+    the bin's testable peaks on other chromosomes than the gene's.
+    """
+    pool = np.flatnonzero(p_test)
+    chrom_codes, chrom_names = pd.factorize(peak_chrom)
+    n_bins, pool_bin, peak_bin = _accessibility_bins(p_mean, pool, n_background)
+    sampler = _BackgroundSampler(pool, pool_bin, chrom_codes[pool], n_bins, len(chrom_names))
+    grp_gene, grp_bin, grp_chrom, inverse = _gene_bin_groups(gi, pi, peak_bin, chrom_codes, n_bins)
+    grp_bin = _fall_back_to_all_bins(sampler, grp_bin, grp_chrom, chrom_names)
+    rng = np.random.default_rng(seed)
+    bg_mean, bg_sd = _background_stats(
+        sampler, g32, p32, grp_gene, grp_bin, grp_chrom, n_background, rng, progress
+    )
+    sd = bg_sd[inverse]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, (score - bg_mean[inverse]) / sd, np.nan)
+    return z, n_bins
+
+
+def _link_table(pairs: pd.DataFrame, score: np.ndarray, z: np.ndarray) -> pd.DataFrame:
+    """The links table, with Signac's ``Phi(-|z|)`` p-values and BH q-values."""
+    pvalue = norm.sf(np.abs(z))
+    return pd.DataFrame(
+        {
+            "gene": pairs["gene"].to_numpy(dtype=object),
+            "peak": pairs["peak"].to_numpy(dtype=object),
+            "distance": pairs["distance"].to_numpy(dtype=np.int64),
+            "score": score,
+            "zscore": z,
+            "pvalue": pvalue,
+            "qvalue": _bh(pvalue),
+        }
+    )
+
+
 def link_peaks(
     rna_bulk: AnnData,
     atac_bulk: AnnData,
     annotation: pd.DataFrame | str | os.PathLike,
     distance: int = 150_000,
-    method: str = "spearman",
+    method: Literal["spearman", "pearson"] = "spearman",
     genes: Sequence[str] | None = None,
     n_background: int = 200,
     min_bulks: int = 3,
@@ -351,75 +556,26 @@ def link_peaks(
         (the message shows the chromosome names on each side), no gene is left to test, or
         background peaks on other chromosomes do not exist.
     """
-    method = str(method).lower()
-    if method not in METHODS:
-        raise MinNetInputError(f"method must be one of {METHODS}, got {method!r}.")
-    n_background = check_int(n_background, "n_background", 2)
-    min_bulks = check_int(min_bulks, "min_bulks", 1)
-    seed = check_int(seed, "seed", 0)
+    method, n_background, min_bulks, seed = _checked_link_args(
+        method, n_background, min_bulks, seed
+    )
     atac_bulk = _aligned(rna_bulk, atac_bulk)
     n = rna_bulk.n_obs
-    if n < 3:
-        raise MinNetInputError(
-            f"link_peaks needs at least 3 bulks to estimate correlations, got {n}. Make more "
-            "mini-bulks (minibulk(n_bulks=...)); 50-200 are typical."
-        )
-    if min_bulks > n:
-        raise MinNetInputError(f"min_bulks={min_bulks} exceeds the number of bulks ({n}).")
-
+    _check_n_bulks(n, min_bulks)
     peaks = parse_peak_names(atac_bulk.var_names)
     ann = read_annotation(annotation)
-    gene_names = pd.Index(rna_bulk.var_names.astype(str))
-    if not gene_names.is_unique:
-        raise MinNetInputError("rna_bulk.var_names (genes) are not unique.")
-    if not pd.Index(atac_bulk.var_names).is_unique:
-        raise MinNetInputError("atac_bulk.var_names (peaks) are not unique.")
-    in_data = ann["gene_name"].isin(gene_names)
-    if genes is not None:
-        wanted = pd.Index([str(g) for g in ([genes] if isinstance(genes, str) else genes)])
-        unknown = wanted.difference(gene_names.intersection(ann["gene_name"]))
-        if len(unknown):
-            logger.warning(
-                "link_peaks: %d requested gene(s) are not in both rna_bulk and the "
-                "annotation, e.g. %s.",
-                len(unknown),
-                list(unknown[:5]),
-            )
-        in_data &= ann["gene_name"].isin(wanted)
-    elif (~gene_names.isin(ann["gene_name"])).any():
-        logger.info(
-            "link_peaks: %d gene(s) of rna_bulk are not in the annotation and are skipped.",
-            int((~gene_names.isin(ann["gene_name"])).sum()),
-        )
-    ann = ann.loc[in_data].reset_index(drop=True)
-    if len(ann) == 0:
-        raise MinNetInputError(
-            "no gene to link: none of the requested genes / rna_bulk.var_names is in "
-            f"annotation['gene_name'] (rna_bulk genes e.g. {list(gene_names[:3])})."
-        )
+    gene_names = _unique_gene_names(rna_bulk, atac_bulk)
+    ann = _genes_to_link(ann, gene_names, genes)
     pairs = peaks_near_genes(peaks, ann, distance)
 
     gz, _, g_det, g_ok = _standardized(_bulk_counts(rna_bulk, layer, "rna_bulk"), method)
     pz, p_mean, p_det, p_ok = _standardized(
         _bulk_counts(atac_bulk, atac_layer, "atac_bulk"), method
     )
-    g_test = g_ok & (g_det >= min_bulks)
     p_test = p_ok & (p_det >= min_bulks)
-
-    gi = gene_names.get_indexer(ann["gene_name"].to_numpy()[pairs["gene_idx"].to_numpy()])
-    pi = pairs["peak_idx"].to_numpy()
-    keep = g_test[gi] & p_test[pi]
-    n_drop = int((~keep).sum())
-    if n_drop:
-        logger.info(
-            "link_peaks: %d of %d candidate pair(s) dropped: their gene or peak has zero "
-            "variance or non-zero counts in fewer than %d bulks.",
-            n_drop,
-            len(pairs),
-            min_bulks,
-        )
-    pairs = pairs.loc[keep].reset_index(drop=True)
-    gi, pi = gi[keep], pi[keep]
+    pairs, gi, pi, n_drop = _testable_pairs(
+        pairs, ann, gene_names, g_ok & (g_det >= min_bulks), p_test, min_bulks
+    )
     params = {
         "distance": int(distance),
         "method": method,
@@ -437,59 +593,12 @@ def link_peaks(
 
     score = _pair_scores(gz, pz, gi, pi)
     g32, p32 = gz.astype(np.float32), pz.astype(np.float32)
-    del gz, pz
-
-    # ---- background: accessibility bins over all testable peaks --------------------------
-    pool = np.flatnonzero(p_test)
-    chrom_codes, chrom_names = pd.factorize(peaks["chrom"].to_numpy(dtype=object))
-    n_bins = int(max(1, min(_MAX_BINS, pool.size // (2 * n_background))))
-    rank = np.empty(pool.size, dtype=np.int64)
-    rank[np.argsort(p_mean[pool], kind="stable")] = np.arange(pool.size)
-    pool_bin = rank * n_bins // pool.size
-    peak_bin = np.full(peaks.shape[0], -1, dtype=np.int64)
-    peak_bin[pool] = pool_bin
-    sampler = _BackgroundSampler(pool, pool_bin, chrom_codes[pool], n_bins, len(chrom_names))
-
-    key = gi.astype(np.int64) * (n_bins + 1) + peak_bin[pi]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    grp_gene = gi[first]
-    grp_bin = peak_bin[pi[first]]
-    grp_chrom = chrom_codes[pi[first]]  # candidate peaks lie on the gene's chromosome
-    short = sampler.candidates(grp_bin, grp_chrom) < 2
-    if short.any():
-        if (sampler.candidates(np.array([n_bins]), grp_chrom[short]) < 2).any():
-            raise MinNetInputError(
-                "background peaks must come from other chromosomes than the gene's, but fewer "
-                "than two testable peaks lie on other chromosomes (peaks on "
-                f"{list(chrom_names[:8])}). link_peaks needs peaks on at least two chromosomes."
-            )
-        logger.info(
-            "link_peaks: %d (gene, accessibility bin) group(s) have fewer than 2 background "
-            "candidates on other chromosomes in their bin; sampling from all bins instead.",
-            int(short.sum()),
-        )
-        grp_bin = np.where(short, n_bins, grp_bin)
-
-    rng = np.random.default_rng(seed)
-    bg_mean, bg_sd = _background_stats(
-        sampler, g32, p32, grp_gene, grp_bin, grp_chrom, n_background, rng, progress
+    del gz, pz  # free the float64 copies before the background's matrix products
+    z, n_bins = _background_zscores(
+        score, g32, p32, gi, pi, p_test, p_mean, peaks["chrom"].to_numpy(dtype=object),
+        n_background, seed, progress,
     )
-
-    sd = bg_sd[inverse]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(sd > 0, (score - bg_mean[inverse]) / sd, np.nan)
-    pvalue = norm.sf(np.abs(z))
-    out = pd.DataFrame(
-        {
-            "gene": pairs["gene"].to_numpy(dtype=object),
-            "peak": pairs["peak"].to_numpy(dtype=object),
-            "distance": pairs["distance"].to_numpy(dtype=np.int64),
-            "score": score,
-            "zscore": z,
-            "pvalue": pvalue,
-            "qvalue": _bh(pvalue),
-        }
-    )
+    out = _link_table(pairs, score, z)
     params["n_bins"] = n_bins
     out.attrs["minnet_link_peaks"] = params
     logger.info(

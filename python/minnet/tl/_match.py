@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
-from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, check_int, get_rep, logger
+from .._utils import MinNetInputError, get_rep, logger
+from ..neighbors import knn
+from ..validation import check_int
 
 
 def _check_widths(reps: dict[str, np.ndarray], use_rep: str) -> None:
@@ -29,8 +30,9 @@ def match_cells(
 ) -> pd.DataFrame:
     """Pair each RNA cell with its nearest cell(s) of the other modality in the co-embedding.
 
-    Distances are Euclidean in ``obsm[use_rep]``, found with an exact
-    :class:`sklearn.neighbors.NearestNeighbors` search (``O(cells x n_neighbors)`` memory).
+    Distances are Euclidean in ``obsm[use_rep]``, found with :func:`minnet.neighbors.knn`
+    (exact up to :data:`minnet.neighbors.EXACT_MAX_CELLS` cells in the searched object,
+    seeded approximate search beyond; ``O(cells x n_neighbors)`` memory).
 
     Parameters
     ----------
@@ -89,7 +91,7 @@ def match_cells(
         logger.warning(
             "match_cells: n_neighbors=%d exceeds the %d other cells; using %d.", k, k_fwd, k_fwd
         )
-    dist, idx = NearestNeighbors(n_neighbors=k_fwd).fit(x_oth).kneighbors(x_rna)
+    dist, idx = knn(x_oth, k_fwd, query=x_rna)
     n_rna = x_rna.shape[0]
     rows = np.repeat(np.arange(n_rna), k_fwd)
     cols = idx.ravel()
@@ -98,9 +100,7 @@ def match_cells(
 
     if mutual:
         k_back = min(k, n_rna)
-        back = NearestNeighbors(n_neighbors=k_back).fit(x_rna).kneighbors(
-            x_oth, return_distance=False
-        )
+        back = knn(x_rna, k_back, query=x_oth)[1]
         # sparse (other x rna) indicator of backward neighbours; look up each forward pair in it
         bwd = sp.csr_matrix(
             (

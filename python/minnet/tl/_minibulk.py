@@ -11,6 +11,7 @@ linearly and is used here instead.
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,9 @@ import scipy.sparse as sp
 from anndata import AnnData
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
-from .._utils import MinNetInputError, check_finite_nonnegative, get_matrix, logger
+from .._utils import MinNetInputError, get_matrix, logger
 from ..pp._normalize import _is_integer_valued
+from ..validation import check_finite_nonnegative
 from ._smooth import _embedding
 
 __all__ = ["minibulk"]
@@ -46,6 +48,7 @@ def _group_labels(adata: AnnData, column: str | None, what: str) -> np.ndarray:
 
 
 def _counts(adata: AnnData, layer: str | None, what: str) -> np.ndarray | sp.spmatrix:
+    """The counts to sum: non-negative, finite, integer-valued."""
     x = get_matrix(adata, layer)
     src = f"{what} ({'.X' if layer is None else f'layers[{layer!r}]'})"
     if x.shape[1] == 0:
@@ -78,6 +81,7 @@ def _allocate(n_bulks: int, weight: np.ndarray, cap: np.ndarray) -> np.ndarray:
 
 
 def _cluster(z: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k-means labels of the rows of ``z`` (mini-batch k-means for large groups)."""
     if k == 1:
         return np.zeros(z.shape[0], dtype=np.int64)
     if z.shape[0] > _MINIBATCH_ABOVE:
@@ -87,7 +91,9 @@ def _cluster(z: np.ndarray, k: int, seed: int) -> np.ndarray:
     return km.fit_predict(z).astype(np.int64)
 
 
-def _sum_rows(x: np.ndarray | sp.spmatrix, cells: np.ndarray, bulk: np.ndarray, n: int):
+def _sum_rows(
+    x: np.ndarray | sp.spmatrix, cells: np.ndarray, bulk: np.ndarray, n: int
+) -> sp.csr_matrix:
     """Sum the rows ``cells`` of ``x`` into ``n`` bulks (``bulk[i]`` is the bulk of cell i)."""
     m = sp.csr_matrix((np.ones(cells.size, dtype=np.float32), (bulk, cells)), shape=(n, x.shape[0]))
     if sp.issparse(x):
@@ -95,6 +101,183 @@ def _sum_rows(x: np.ndarray | sp.spmatrix, cells: np.ndarray, bulk: np.ndarray, 
     else:
         out = sp.csr_matrix(m @ np.asarray(x, dtype=np.float32))
     out.sort_indices()
+    return out
+
+
+@dataclass
+class _Membership:
+    """Which cells make up which mini-bulk (bulk ids are ``0 .. n_made - 1``)."""
+
+    cells_rna: np.ndarray  # row indices of the RNA cells kept
+    bulk_rna: np.ndarray  # bulk id of each of them
+    cells_atac: np.ndarray
+    bulk_atac: np.ndarray
+    bulk_group: list[str]  # group label of every bulk
+    n_made: int
+
+
+def _checked_embeddings(rna: AnnData, atac: AnnData, use_rep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both co-embeddings (float32), which must have the same width."""
+    z_rna = _embedding(rna, use_rep, "rna")
+    z_atac = _embedding(atac, use_rep, "atac")
+    if z_rna.shape[1] != z_atac.shape[1]:
+        raise MinNetInputError(
+            f"rna.obsm[{use_rep!r}] and atac.obsm[{use_rep!r}] differ in width "
+            f"({z_rna.shape[1]} vs {z_atac.shape[1]}); embed both with the same model."
+        )
+    return z_rna, z_atac
+
+
+def _check_count_args(n_bulks: object, seed: object) -> None:
+    """``n_bulks`` a positive and ``seed`` a non-negative integer."""
+    if isinstance(n_bulks, bool) or not isinstance(n_bulks, numbers.Integral) or n_bulks < 1:
+        raise MinNetInputError(f"n_bulks must be a positive integer, got {n_bulks!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise MinNetInputError(f"seed must be a non-negative integer, got {seed!r}.")
+
+
+def _groupby_columns(groupby: str | tuple[str, str] | None) -> tuple[str | None, str | None]:
+    """``(rna_column, atac_column)`` from one column name, a pair or ``None``."""
+    if isinstance(groupby, tuple | list):
+        if len(groupby) != 2:
+            raise MinNetInputError(
+                f"groupby as a tuple must be (rna_column, atac_column), got {groupby!r}."
+            )
+        return groupby[0], groupby[1]
+    return groupby, groupby
+
+
+def _shared_groups(
+    lab_rna: np.ndarray, lab_atac: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Groups with cells in both modalities and their RNA / ATAC cell counts.
+
+    Groups of one modality only and cells without a label are left out (logged).
+    """
+    groups_rna = pd.Series(lab_rna[lab_rna != None]).value_counts()  # noqa: E711
+    groups_atac = pd.Series(lab_atac[lab_atac != None]).value_counts()  # noqa: E711
+    shared = sorted(set(groups_rna.index) & set(groups_atac.index))
+    if not shared:
+        raise MinNetInputError(
+            f"no group has cells in both modalities: rna groups {list(groups_rna.index)[:10]}, "
+            f"atac groups {list(groups_atac.index)[:10]}. Check that groupby names columns with "
+            "the same labels (e.g. transfer the RNA labels to the ATAC cells first)."
+        )
+    only = sorted(set(groups_rna.index) ^ set(groups_atac.index))
+    if only:
+        n_left = int(
+            groups_rna.reindex(only).fillna(0).sum() + groups_atac.reindex(only).fillna(0).sum()
+        )
+        logger.warning(
+            "minibulk: %d group(s) have cells in only one modality and are left out "
+            "(%d cells), e.g. %s.",
+            len(only),
+            n_left,
+            only[:5],
+        )
+    n_na = int(sum(lab_rna == None) + sum(lab_atac == None))  # noqa: E711
+    if n_na:
+        logger.warning("minibulk: %d cell(s) with a missing group label are left out.", n_na)
+    n_r = groups_rna.reindex(shared).to_numpy(dtype=np.int64)
+    n_a = groups_atac.reindex(shared).to_numpy(dtype=np.int64)
+    return shared, n_r, n_a
+
+
+def _bulks_per_group(n_bulks: int, n_r: np.ndarray, n_a: np.ndarray) -> np.ndarray:
+    """``n_bulks`` split over the groups: one bulk at least, one RNA and ATAC cell per bulk."""
+    cap = np.minimum(n_r, n_a)
+    if n_bulks > cap.sum():
+        raise MinNetInputError(
+            f"n_bulks={n_bulks} is larger than the cells allow: every mini-bulk needs at least "
+            f"one RNA and one ATAC cell of its group, so at most {int(cap.sum())} bulks can be "
+            f"made from {int(n_r.sum())} RNA and {int(n_a.sum())} ATAC cells in "
+            f"{n_r.size} group(s). Use n_bulks <= {int(cap.sum())}."
+        )
+    if n_bulks < n_r.size:
+        raise MinNetInputError(
+            f"n_bulks={n_bulks} is smaller than the number of groups with cells in both "
+            f"modalities ({n_r.size}); use n_bulks >= {n_r.size} or a coarser groupby."
+        )
+    return _allocate(n_bulks, (n_r + n_a).astype(np.float64), cap)
+
+
+def _cluster_groups(
+    z_rna: np.ndarray,
+    z_atac: np.ndarray,
+    lab_rna: np.ndarray,
+    lab_atac: np.ndarray,
+    shared: list[str],
+    alloc: np.ndarray,
+    seed: int,
+) -> _Membership:
+    """Cluster each group's RNA and ATAC cells together; keep clusters with both modalities.
+
+    Group ``i`` is clustered with seed ``seed + i``; bulks are numbered group after group.
+    """
+    cells_r, cells_a, bulk_r, bulk_a, bulk_group = [], [], [], [], []
+    n_made = 0
+    for gi, (g, k) in enumerate(zip(shared, alloc, strict=True)):
+        ir = np.flatnonzero(lab_rna == g)
+        ia = np.flatnonzero(lab_atac == g)
+        cl = _cluster(np.vstack([z_rna[ir], z_atac[ia]]), int(k), seed + gi)
+        cl_r, cl_a = cl[: ir.size], cl[ir.size :]
+        both = np.zeros(int(k), dtype=bool)
+        both[np.intersect1d(cl_r, cl_a)] = True
+        new_id = np.full(int(k), -1, dtype=np.int64)
+        new_id[both] = n_made + np.arange(int(both.sum()))
+        n_made += int(both.sum())
+        keep_r, keep_a = both[cl_r], both[cl_a]
+        cells_r.append(ir[keep_r])
+        bulk_r.append(new_id[cl_r[keep_r]])
+        cells_a.append(ia[keep_a])
+        bulk_a.append(new_id[cl_a[keep_a]])
+        bulk_group += [g] * int(both.sum())
+    n_requested = int(alloc.sum())
+    if n_made < n_requested:
+        logger.warning(
+            "minibulk: %d of %d cluster(s) had cells of only one modality and were dropped; "
+            "%d mini-bulks remain.",
+            n_requested - n_made,
+            n_requested,
+            n_made,
+        )
+    return _Membership(
+        np.concatenate(cells_r), np.concatenate(bulk_r), np.concatenate(cells_a),
+        np.concatenate(bulk_a), bulk_group, n_made,
+    )
+
+
+def _bulk_obs(mem: _Membership, shared: list[str], group_col: str) -> pd.DataFrame:
+    """``obs`` of the mini-bulks: names ``bulk0000``..., group label and cells per modality."""
+    width = max(4, len(str(mem.n_made - 1)))
+    names = pd.Index([f"bulk{i:0{width}d}" for i in range(mem.n_made)])
+    return pd.DataFrame(
+        {
+            group_col: pd.Categorical(mem.bulk_group, categories=shared),
+            "n_cells_rna": np.bincount(mem.bulk_rna, minlength=mem.n_made).astype(np.int64),
+            "n_cells_atac": np.bincount(mem.bulk_atac, minlength=mem.n_made).astype(np.int64),
+        },
+        index=names,
+    )
+
+
+def _bulk_adata(
+    adata: AnnData,
+    x: np.ndarray | sp.spmatrix,
+    cells: np.ndarray,
+    bulk: np.ndarray,
+    obs: pd.DataFrame,
+    layer: str | None,
+    params: dict,
+) -> AnnData:
+    """One modality's mini-bulks: summed counts, the inputs' ``var`` and the membership."""
+    out = AnnData(X=_sum_rows(x, cells, bulk, len(obs)), obs=obs.copy(), var=adata.var.copy())
+    out.uns["minnet_minibulk"] = {
+        **params,
+        "layer": "X" if layer is None else layer,
+        "cells": np.asarray(adata.obs_names[cells], dtype=str),
+        "bulks": np.asarray(obs.index[bulk], dtype=str),
+    }
     return out
 
 
@@ -162,140 +345,29 @@ def minibulk(
         matrices are not counts, no group has cells in both modalities, or ``n_bulks`` is
         smaller than the number of groups or larger than the number of bulks the cells allow.
     """
-    z_rna = _embedding(rna, use_rep, "rna")
-    z_atac = _embedding(atac, use_rep, "atac")
-    if z_rna.shape[1] != z_atac.shape[1]:
-        raise MinNetInputError(
-            f"rna.obsm[{use_rep!r}] and atac.obsm[{use_rep!r}] differ in width "
-            f"({z_rna.shape[1]} vs {z_atac.shape[1]}); embed both with the same model."
-        )
-    if isinstance(n_bulks, bool) or not isinstance(n_bulks, numbers.Integral) or n_bulks < 1:
-        raise MinNetInputError(f"n_bulks must be a positive integer, got {n_bulks!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise MinNetInputError(f"seed must be a non-negative integer, got {seed!r}.")
-    if isinstance(groupby, tuple | list):
-        if len(groupby) != 2:
-            raise MinNetInputError(
-                f"groupby as a tuple must be (rna_column, atac_column), got {groupby!r}."
-            )
-        col_rna, col_atac = groupby
-    else:
-        col_rna = col_atac = groupby
+    z_rna, z_atac = _checked_embeddings(rna, atac, use_rep)
+    _check_count_args(n_bulks, seed)
+    col_rna, col_atac = _groupby_columns(groupby)
     lab_rna = _group_labels(rna, col_rna, "rna")
     lab_atac = _group_labels(atac, col_atac, "atac")
     x_rna = _counts(rna, layer, "rna")
     x_atac = _counts(atac, atac_layer, "atac")
+    shared, n_r, n_a = _shared_groups(lab_rna, lab_atac)
+    alloc = _bulks_per_group(n_bulks, n_r, n_a)
+    mem = _cluster_groups(z_rna, z_atac, lab_rna, lab_atac, shared, alloc, seed)
 
-    groups_rna = pd.Series(lab_rna[lab_rna != None]).value_counts()  # noqa: E711
-    groups_atac = pd.Series(lab_atac[lab_atac != None]).value_counts()  # noqa: E711
-    shared = sorted(set(groups_rna.index) & set(groups_atac.index))
-    if not shared:
-        raise MinNetInputError(
-            f"no group has cells in both modalities: rna groups {list(groups_rna.index)[:10]}, "
-            f"atac groups {list(groups_atac.index)[:10]}. Check that groupby names columns with "
-            "the same labels (e.g. transfer the RNA labels to the ATAC cells first)."
-        )
-    only = sorted(set(groups_rna.index) ^ set(groups_atac.index))
-    if only:
-        n_left = int(
-            groups_rna.reindex(only).fillna(0).sum() + groups_atac.reindex(only).fillna(0).sum()
-        )
-        logger.warning(
-            "minibulk: %d group(s) have cells in only one modality and are left out "
-            "(%d cells), e.g. %s.",
-            len(only),
-            n_left,
-            only[:5],
-        )
-    n_na = int(sum(lab_rna == None) + sum(lab_atac == None))  # noqa: E711
-    if n_na:
-        logger.warning("minibulk: %d cell(s) with a missing group label are left out.", n_na)
-
-    n_r = groups_rna.reindex(shared).to_numpy(dtype=np.int64)
-    n_a = groups_atac.reindex(shared).to_numpy(dtype=np.int64)
-    cap = np.minimum(n_r, n_a)
-    if n_bulks > cap.sum():
-        raise MinNetInputError(
-            f"n_bulks={n_bulks} is larger than the cells allow: every mini-bulk needs at least "
-            f"one RNA and one ATAC cell of its group, so at most {int(cap.sum())} bulks can be "
-            f"made from {int(n_r.sum())} RNA and {int(n_a.sum())} ATAC cells in "
-            f"{len(shared)} group(s). Use n_bulks <= {int(cap.sum())}."
-        )
-    if n_bulks < len(shared):
-        raise MinNetInputError(
-            f"n_bulks={n_bulks} is smaller than the number of groups with cells in both "
-            f"modalities ({len(shared)}); use n_bulks >= {len(shared)} or a coarser groupby."
-        )
-    alloc = _allocate(n_bulks, (n_r + n_a).astype(np.float64), cap)
-
-    cells_r, cells_a, bulk_r, bulk_a, bulk_group = [], [], [], [], []
-    n_dropped = n_made = 0
-    for gi, (g, k) in enumerate(zip(shared, alloc, strict=True)):
-        ir = np.flatnonzero(lab_rna == g)
-        ia = np.flatnonzero(lab_atac == g)
-        cl = _cluster(np.vstack([z_rna[ir], z_atac[ia]]), int(k), seed + gi)
-        cl_r, cl_a = cl[: ir.size], cl[ir.size :]
-        both = np.zeros(int(k), dtype=bool)
-        both[np.intersect1d(cl_r, cl_a)] = True
-        n_dropped += int(k - both.sum())
-        new_id = np.full(int(k), -1, dtype=np.int64)
-        new_id[both] = n_made + np.arange(int(both.sum()))
-        n_made += int(both.sum())
-        keep_r, keep_a = both[cl_r], both[cl_a]
-        cells_r.append(ir[keep_r])
-        bulk_r.append(new_id[cl_r[keep_r]])
-        cells_a.append(ia[keep_a])
-        bulk_a.append(new_id[cl_a[keep_a]])
-        bulk_group += [g] * int(both.sum())
-    if n_dropped:
-        logger.warning(
-            "minibulk: %d of %d cluster(s) had cells of only one modality and were dropped; "
-            "%d mini-bulks remain.",
-            n_dropped,
-            n_bulks,
-            n_made,
-        )
-    cells_r, cells_a = np.concatenate(cells_r), np.concatenate(cells_a)
-    bulk_r, bulk_a = np.concatenate(bulk_r), np.concatenate(bulk_a)
-
-    width = max(4, len(str(n_made - 1)))
-    names = pd.Index([f"bulk{i:0{width}d}" for i in range(n_made)])
-    group_col = "group" if col_rna is None else str(col_rna)
-    obs = pd.DataFrame(
-        {
-            group_col: pd.Categorical(bulk_group, categories=shared),
-            "n_cells_rna": np.bincount(bulk_r, minlength=n_made).astype(np.int64),
-            "n_cells_atac": np.bincount(bulk_a, minlength=n_made).astype(np.int64),
-        },
-        index=names,
-    )
+    obs = _bulk_obs(mem, shared, "group" if col_rna is None else str(col_rna))
     params = {
         "use_rep": use_rep,
         "n_bulks_requested": int(n_bulks),
         "groupby": [str(col_rna), str(col_atac)],
         "seed": int(seed),
     }
-    rna_bulk = AnnData(
-        X=_sum_rows(x_rna, cells_r, bulk_r, n_made), obs=obs.copy(), var=rna.var.copy()
-    )
-    atac_bulk = AnnData(
-        X=_sum_rows(x_atac, cells_a, bulk_a, n_made), obs=obs.copy(), var=atac.var.copy()
-    )
-    rna_bulk.uns["minnet_minibulk"] = {
-        **params,
-        "layer": "X" if layer is None else layer,
-        "cells": np.asarray(rna.obs_names[cells_r], dtype=str),
-        "bulks": np.asarray(names[bulk_r], dtype=str),
-    }
-    atac_bulk.uns["minnet_minibulk"] = {
-        **params,
-        "layer": "X" if atac_layer is None else atac_layer,
-        "cells": np.asarray(atac.obs_names[cells_a], dtype=str),
-        "bulks": np.asarray(names[bulk_a], dtype=str),
-    }
+    rna_bulk = _bulk_adata(rna, x_rna, mem.cells_rna, mem.bulk_rna, obs, layer, params)
+    atac_bulk = _bulk_adata(atac, x_atac, mem.cells_atac, mem.bulk_atac, obs, atac_layer, params)
     logger.info(
         "minibulk: %d mini-bulks in %d group(s); %.1f RNA and %.1f ATAC cells per bulk on average.",
-        n_made,
+        mem.n_made,
         len(shared),
         float(obs["n_cells_rna"].mean()),
         float(obs["n_cells_atac"].mean()),

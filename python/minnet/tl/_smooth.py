@@ -13,9 +13,10 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from anndata import AnnData
-from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, check_finite_nonnegative, get_matrix, get_rep, logger
+from .._utils import MinNetInputError, get_matrix, get_rep, logger
+from ..neighbors import knn
+from ..validation import check_finite_nonnegative
 
 __all__ = ["smooth", "knn_connectivity"]
 
@@ -29,6 +30,9 @@ def knn_connectivity(
     embedding: np.ndarray, n_neighbors: int = 5, percentile: float = 95
 ) -> tuple[sp.csr_matrix, float]:
     """Binarised KNN connectivity of the cells in ``embedding``, self included.
+
+    Neighbours come from :func:`minnet.neighbors.knn` (exact up to
+    :data:`minnet.neighbors.EXACT_MAX_CELLS` cells, seeded approximate search beyond).
 
     Parameters
     ----------
@@ -60,8 +64,8 @@ def knn_connectivity(
     if not 0 < float(percentile) <= 100:
         raise MinNetInputError(f"percentile must be in (0, 100], got {percentile}.")
     k = int(n_neighbors)
-    # X=None: each cell's own point is not returned among its neighbours (even with duplicates)
-    dist, idx = NearestNeighbors(n_neighbors=k).fit(embedding).kneighbors()
+    # self excluded (even with duplicates): the cell itself is added below as a self-loop
+    dist, idx = knn(embedding, k, self_neighbor="exclude")
     threshold = float(np.percentile(dist, float(percentile)))
     keep = dist <= threshold
     rows = np.concatenate([np.arange(n), np.repeat(np.arange(n), k)[keep.ravel()]])

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from anndata import AnnData
-from sklearn.neighbors import NearestNeighbors
 
-from .._utils import MinNetInputError, check_int, check_number, get_rep, logger
+from .._utils import MinNetInputError, get_rep, logger
+from ..model import MinNetModel
+from ..neighbors import knn
+from ..validation import Modality, check_int, check_number
 
 
 def knn_vote(
@@ -37,6 +39,9 @@ def knn_shares(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each label's share of the distance-weighted vote (see :func:`knn_vote`).
 
+    Neighbours come from :func:`minnet.neighbors.knn` (exact up to
+    :data:`minnet.neighbors.EXACT_MAX_CELLS` reference cells, approximate beyond).
+
     Returns
     -------
     The sorted labels and a query cells × labels matrix whose rows sum to 1.
@@ -44,8 +49,7 @@ def knn_shares(
     k = min(check_int(n_neighbors, "n_neighbors", 1), ref.shape[0])
     if k < 1:
         raise MinNetInputError("n_neighbors must be at least 1.")
-    nn = NearestNeighbors(n_neighbors=k).fit(ref)
-    dist, idx = nn.kneighbors(query)
+    dist, idx = knn(ref, k, query=query)
     scale = dist.mean(axis=1, keepdims=True)
     w = np.exp(-np.divide(dist, scale, out=np.zeros_like(dist), where=scale > 0))
     cats, codes = np.unique(ref_labels, return_inverse=True)
@@ -54,7 +58,7 @@ def knn_shares(
     return cats, votes / votes.sum(axis=1, keepdims=True)
 
 
-def _head_shares(model, query: AnnData, modality: str, layer: str | None,
+def _head_shares(model: MinNetModel, query: AnnData, modality: Modality, layer: str | None,
                  cats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The model's classifier probabilities for ``query`` on the union of its and ``cats``'
     labels; returns the union and the probabilities (columns of unknown labels are 0)."""
@@ -102,8 +106,8 @@ def transfer_labels(
     unassigned: str = "unassigned",
     copy: bool = True,
     *,
-    model=None,
-    modality: str | None = None,
+    model: MinNetModel | None = None,
+    modality: Modality | None = None,
     layer: str | None = None,
     head_weight: float = 0.5,
 ) -> AnnData | None:

@@ -62,9 +62,17 @@ def make_adata(indptr, indices, data, shape, obs_names, var_names, obs=None, obs
     return adata
 
 
-def frame(columns) -> pd.DataFrame:
-    """A DataFrame from a dict of columns (the R side sends data.frames this way)."""
-    return pd.DataFrame({str(k): np.atleast_1d(np.asarray(v)) for k, v in dict(columns).items()})
+def frame(columns, missing=None) -> pd.DataFrame:
+    """A DataFrame from a dict of columns (the R side sends data.frames this way).
+
+    ``missing``: dict of boolean vectors, where a column was ``NA`` in R (becomes missing).
+    """
+    out = pd.DataFrame({str(k): np.atleast_1d(np.asarray(v)) for k, v in dict(columns).items()})
+    for key, mask in dict(missing or {}).items():
+        mask = np.atleast_1d(np.asarray(mask, dtype=bool))
+        if mask.any():
+            out[str(key)] = out[str(key)].astype(object).where(~mask, None)
+    return out
 
 
 def columns(df: pd.DataFrame) -> dict:
@@ -108,25 +116,40 @@ def model_info(model) -> dict:
     }
 
 
-def simulate(modality, n_cells, n_cell_types, n_batches, n_genes, n_peaks_per_gene,
-             n_proteins, batch_effect, n_background_peaks, seed) -> dict:
-    """Simulated multiome (RNA, peaks, gene activity) or CITE-seq (RNA, ADT) as pieces."""
+def train_keywords() -> dict:
+    """``minnet.train``'s keyword arguments and their annotations (R passes them through)."""
+    import inspect
+
     import minnet
 
-    common = {"n_cells": int(n_cells), "n_cell_types": int(n_cell_types),
-              "n_batches": int(n_batches), "n_genes": int(n_genes),
-              "batch_effect": float(batch_effect), "seed": int(seed)}
+    params = inspect.signature(minnet.train).parameters.values()
+    return {p.name: str(p.annotation) for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def read_annotation(annotation, missing=None) -> dict:
+    """The core's validated gene annotation (``minnet.genomics.read_annotation``), as columns."""
+    from minnet.genomics import read_annotation as read
+
+    return columns(read(frame(annotation, missing)))
+
+
+def simulate(modality, **kwargs) -> dict:
+    """Simulated multiome (RNA, peaks, gene activity) or CITE-seq (RNA, ADT) as pieces.
+
+    ``kwargs`` go to ``minnet.datasets.simulate_multiome`` / ``simulate_citeseq`` unchanged,
+    so the core checks them.
+    """
+    import minnet
+
     if modality == "adt":
-        sim = minnet.datasets.simulate_citeseq(n_proteins=int(n_proteins), **common)
+        sim = minnet.datasets.simulate_citeseq(**kwargs)
         return {
             "rna": csc_pieces(sim.rna),
             "adt": csc_pieces(sim.adt),
             "obs": columns(sim.rna.obs[["cell_type", "batch", "lineage"]]),
         }
-    sim = minnet.datasets.simulate_multiome(
-        n_peaks_per_gene=int(n_peaks_per_gene), n_background_peaks=int(n_background_peaks),
-        **common,
-    )
+    sim = minnet.datasets.simulate_multiome(**kwargs)
     activity = minnet.pp.gene_activity(sim.atac, sim.annotation)
     return {
         "rna": csc_pieces(sim.rna),
@@ -150,7 +173,8 @@ def transfer(reference: AnnData, query: AnnData, label_key, n_neighbors, min_con
     """``minnet.tl.transfer_labels`` on ``obsm["X_minnet"]``; labels and confidences.
 
     With ``model``, ``raw`` holds the query cells' data of ``modality`` (any cell order): the
-    model's classifier is blended with the vote.
+    model's classifier is blended with the vote. Numbers go to the core unchanged (it checks
+    them).
     """
     import minnet
 
@@ -159,11 +183,10 @@ def transfer(reference: AnnData, query: AnnData, label_key, n_neighbors, min_con
         raw = raw[query.obs_names].copy()  # the reduction's cell order
         raw.obsm["X_minnet"] = np.asarray(query.obsm["X_minnet"])
         query = raw
-        kw = {"model": model, "modality": str(modality), "head_weight": float(head_weight)}
+        kw = {"model": model, "modality": str(modality), "head_weight": head_weight}
     out = minnet.tl.transfer_labels(
-        reference, query, str(label_key), use_rep="X_minnet", n_neighbors=int(n_neighbors),
-        key_added="minnet", unassigned=str(unassigned),
-        min_confidence=None if min_confidence is None else float(min_confidence), **kw,
+        reference, query, str(label_key), use_rep="X_minnet", n_neighbors=n_neighbors,
+        key_added="minnet", unassigned=str(unassigned), min_confidence=min_confidence, **kw,
     )
     return {
         "label": [str(v) for v in out.obs["minnet_pred"].astype(str).to_numpy()],
@@ -173,29 +196,23 @@ def transfer(reference: AnnData, query: AnnData, label_key, n_neighbors, min_con
 
 def link_pipeline(rna: AnnData, atac: AnnData, annotation, groupby, n_bulks, distance, method,
                   genes, n_background, smooth, n_neighbors, percentile, seed) -> dict:
-    """Smooth (KNN in the co-embedding) -> mini-bulks -> peak-gene links, as columns.
+    """``minnet.tl.peak_gene_links`` on ``obsm["X_minnet"]``; the links as columns.
 
-    The steps of ``minnet.tl.peak_gene_links``, called one by one so that R can pass two
-    group columns and a gene subset.
+    ``annotation``: a DataFrame or a dict of columns. ``groupby``: ``None`` or the group
+    column(s), one for both objects or ``(rna, atac)``. Numbers and choices go to the core
+    unchanged (it checks them). ``n_bulks`` in the result: the mini-bulks made.
     """
     import minnet
 
-    layer = None
-    if smooth:
-        rna = minnet.tl.smooth(rna, "X_minnet", n_neighbors=int(n_neighbors),
-                               percentile=float(percentile))
-        atac = minnet.tl.smooth(atac, "X_minnet", n_neighbors=int(n_neighbors),
-                                percentile=float(percentile))
-        layer = "minnet_smoothed"
-    if groupby is not None:
-        groupby = tuple(_names(groupby))
-        groupby = groupby[0] if len(groupby) == 1 else groupby
-    rna_bulk, atac_bulk = minnet.tl.minibulk(rna, atac, "X_minnet", n_bulks=int(n_bulks),
-                                             groupby=groupby, layer=layer, atac_layer=layer,
-                                             seed=int(seed))
-    links = minnet.tl.link_peaks(
-        rna_bulk, atac_bulk, frame(annotation), distance=int(distance), method=str(method),
-        genes=None if genes is None else _names(genes), n_background=int(n_background),
-        seed=int(seed), progress=False,
+    if groupby is not None:  # as a pair: both columns must exist (no label transfer)
+        by = _names(groupby)
+        groupby = (by[0], by[0]) if len(by) == 1 else tuple(by)
+    if not isinstance(annotation, pd.DataFrame):  # a dict of columns
+        annotation = frame(annotation)
+    links = minnet.tl.peak_gene_links(
+        rna, atac, annotation, use_rep="X_minnet", groupby=groupby, n_bulks=n_bulks,
+        smooth=smooth, n_neighbors=n_neighbors, percentile=percentile, distance=distance,
+        method=method, n_background=n_background, seed=seed, progress=False,
+        genes=None if genes is None else _names(genes),
     )
-    return {"links": columns(links), "n_bulks": int(rna_bulk.n_obs)}
+    return {"links": columns(links), "n_bulks": int(links.attrs["minnet_link_peaks"]["n_bulks"])}

@@ -36,7 +36,7 @@ fake_model <- function(genes = sprintf("Gene%04d", 0:29)) {
 # The core is needed by the workflow tests; scripts/test.sh sets MINNET_TEST_REQUIRE_CORE=1
 # so that a broken installation fails instead of skipping.
 skip_if_no_core <- function() {
-  ok <- minnet_available()
+  ok <- IsMinNetAvailable()
   if (!isTRUE(ok)) {
     if (identical(Sys.getenv("MINNET_TEST_REQUIRE_CORE"), "1")) {
       stop(attr(ok, "message"), call. = FALSE)
@@ -51,7 +51,7 @@ skip_if_no_core <- function() {
 # trained on peaks + annotation, shared by the workflow tests.
 fx_sim <- function() {
   if (is.null(.fixtures$sim)) {
-    .fixtures$sim <- MinNetSimulate(n.cells = 600, n.cell.types = 4, n.genes = 200,
+    .fixtures$sim <- SimulateMinNetData(n.cells = 600, n.cell.types = 4, n.genes = 200,
                                     n.background.peaks = 100, seed = 3)
   }
   .fixtures$sim

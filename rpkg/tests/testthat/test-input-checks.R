@@ -1,4 +1,6 @@
-# Every Python-backed function checks its inputs in R first; none of these needs Python.
+# Every Python-backed function checks the Seurat side of its inputs in R first (none of those
+# checks needs Python); the numbers and values it hands to the core are checked there, and the
+# core's message reaches R naming the R argument.
 
 paired_toy <- function() {
   obj <- toy_peaks(toy_object())
@@ -13,24 +15,31 @@ test_that("TrainMinNet rejects bad input with clear errors", {
   expect_error(TrainMinNet(obj, other.assay = "ADT"), "assay 'ADT' \\(argument `other.assay`\\)")
   expect_error(TrainMinNet(obj, label = "cell_type"), "metadata column 'cell_type' \\(argument `label`\\) is not in object")
   expect_error(TrainMinNet(obj, batch = "run"), "metadata column 'run' \\(argument `batch`\\)")
+  expect_error(TrainMinNet(obj, modality = "rna"), "`modality` must be one of 'atac', 'adt'")
+  # the second assay defaults to ADT for CITE-seq
+  expect_error(TrainMinNet(obj, modality = "adt"), "assay 'ADT' \\(argument `other.assay`\\) is not in object")
+  expect_error(TrainMinNet(obj, slot = "scale.data"), "`slot` must be")
+  expect_error(TrainMinNet(obj, other.object = "x"), "`other.object` must be a Seurat object")
+  other <- SeuratObject::RenameCells(obj, new.names = paste0("other_", colnames(obj)))
+  expect_error(TrainMinNet(obj, other.object = other), "no shared cells")
+  expect_error(TrainMinNet(obj, annotation = 1), "`annotation` must be a data.frame .* or a GRanges")
+})
+
+test_that("TrainMinNet's values are checked by the core, in R's names", {
+  skip_if_no_core()
+  obj <- paired_toy()
   obj_na <- obj
   obj_na$celltype[3] <- NA
   expect_error(TrainMinNet(obj_na), "has 1 missing value")
   obj_one <- obj
   obj_one$celltype <- "A"
-  expect_error(TrainMinNet(obj_one), "single cell type")
-  expect_error(TrainMinNet(obj, modality = "rna"), "`modality` must be one of 'atac', 'adt'")
-  # the second assay defaults to ADT for CITE-seq
-  expect_error(TrainMinNet(obj, modality = "adt"), "assay 'ADT' \\(argument `other.assay`\\) is not in object")
-  expect_error(TrainMinNet(obj, slot = "scale.data"), "`slot` must be")
-  expect_error(TrainMinNet(obj, epochs = 0), "`epochs` must be a whole number >= 1")
-  expect_error(TrainMinNet(obj, other.assay = "peaks"), "holds peaks .* pass `annotation`")
+  expect_error(TrainMinNet(obj_one), "^TrainMinNet failed: .*single class")
+  expect_error(TrainMinNet(obj, epochs = 0), "^TrainMinNet failed: epochs must be .*got 0")
+  expect_error(TrainMinNet(obj, other.assay = "peaks"), "holds ATAC peaks .* Pass annotation=")
   expect_error(TrainMinNet(obj, n_hiden = 3), "unknown argument\\(s\\) for TrainMinNet\\(\\): n_hiden")
-  expect_error(TrainMinNet(obj, other.object = "x"), "`other.object` must be a Seurat object")
-  other <- SeuratObject::RenameCells(obj, new.names = paste0("other_", colnames(obj)))
-  expect_error(TrainMinNet(obj, other.object = other), "no shared cells")
+  expect_error(TrainMinNet(obj, n.hidden = 0, verbose = FALSE), "^TrainMinNet failed: `n.hidden` must be .*got 0")
   expect_error(TrainMinNet(obj, annotation = data.frame(a = 1), other.assay = "peaks"),
-               "lacks column\\(s\\) gene_name, chrom, tss, strand")
+               "missing required column\\(s\\) \\['gene_name', 'chrom', 'tss', 'strand'\\]")
 })
 
 test_that("RunMinNet rejects bad input with clear errors", {
@@ -53,36 +62,49 @@ test_that("RunMinNet rejects bad input with clear errors", {
   expect_error(RunMinNet(obj, peaks_model, "peaks", "atac", slot = "data"), "holds peaks: .* slot = 'counts'")
 })
 
-test_that("MinNetTransferLabels rejects bad input with clear errors", {
+test_that("TransferMinNetLabels rejects bad input with clear errors", {
   obj <- toy_object()
   emb <- matrix(rnorm(ncol(obj) * 4), ncol = 4, dimnames = list(colnames(obj), NULL))
-  ref <- MinNetAddEmbedding(obj, emb, assay = "RNA")
-  expect_error(MinNetTransferLabels("q", ref), "`query` must be a Seurat object")
-  expect_error(MinNetTransferLabels(ref, NULL), "`reference` must be a Seurat object")
-  expect_error(MinNetTransferLabels(obj, ref), "reduction 'minnet' is not in query .*RunMinNet")
-  expect_error(MinNetTransferLabels(ref, obj), "reduction 'minnet' is not in reference")
-  expect_error(MinNetTransferLabels(ref, ref, refdata = "type"), "metadata column 'type' \\(argument `refdata`\\) is not in reference")
-  expect_error(MinNetTransferLabels(ref, ref, k = 0), "`k` must be a whole number >= 1")
-  expect_error(MinNetTransferLabels(ref, ref, min.confidence = 2), "min.confidence")
-  expect_error(MinNetTransferLabels(ref, ref, unassigned = NA_character_), "`unassigned`")
-  q <- MinNetAddEmbedding(obj, emb[, 1:3], assay = "RNA")
-  expect_error(MinNetTransferLabels(q, ref), "differ in width \\(4 vs 3\\)")
-  ref_na <- ref
-  ref_na$celltype <- NA
-  expect_error(MinNetTransferLabels(ref, ref_na), "no labelled cells")
+  ref <- AddMinNetEmbedding(obj, emb, assay = "RNA")
+  expect_error(TransferMinNetLabels("q", ref), "`query` must be a Seurat object")
+  expect_error(TransferMinNetLabels(ref, NULL), "`reference` must be a Seurat object")
+  expect_error(TransferMinNetLabels(obj, ref), "reduction 'minnet' is not in query .*RunMinNet")
+  expect_error(TransferMinNetLabels(ref, obj), "reduction 'minnet' is not in reference")
+  expect_error(TransferMinNetLabels(ref, ref, refdata = "type"), "metadata column 'type' \\(argument `refdata`\\) is not in reference")
+  expect_error(TransferMinNetLabels(ref, ref, unassigned = NA_character_), "`unassigned`")
 })
 
-test_that("SaveMinNet, LoadMinNet and MinNetSimulate check their arguments", {
+test_that("TransferMinNetLabels's values are checked by the core, in R's names", {
+  skip_if_no_core()
+  obj <- toy_object()
+  emb <- matrix(rnorm(ncol(obj) * 4), ncol = 4, dimnames = list(colnames(obj), NULL))
+  ref <- AddMinNetEmbedding(obj, emb, assay = "RNA")
+  expect_error(TransferMinNetLabels(ref, ref, k = 0), "`k` must be an integer >= 1")
+  expect_error(TransferMinNetLabels(ref, ref, k = 2.5), "`k` must be an integer >= 1, got 2.5")
+  expect_error(TransferMinNetLabels(ref, ref, min.confidence = 2), "min.confidence")
+  q <- AddMinNetEmbedding(obj, emb[, 1:3], assay = "RNA")
+  expect_error(TransferMinNetLabels(q, ref), "differ in width \\(4 vs 3\\)")
+  ref_na <- ref
+  ref_na$celltype <- NA
+  expect_error(TransferMinNetLabels(ref, ref_na), "no labelled cells")
+})
+
+test_that("SaveMinNet, LoadMinNet and SimulateMinNetData check their arguments", {
   expect_error(SaveMinNet(list(), "x.minnet"), "`model` must be a MinNet model")
   expect_error(SaveMinNet(fake_model(), file.path(tempdir(), "no", "such", "m.minnet")), "does not exist")
   expect_error(SaveMinNet(fake_model(), 3), "`file` must be a single non-empty string")
   expect_error(LoadMinNet(file.path(tempdir(), "missing.minnet")), "model file .* does not exist")
-  expect_error(MinNetSimulate(n.cells = 5), "`n.cells` must be a whole number >= 20")
-  expect_error(MinNetSimulate(n.cell.types = 1), "`n.cell.types`")
-  expect_error(MinNetSimulate(batch.effect = -1), "`batch.effect`")
-  expect_error(MinNetSimulate(modality = "rna"), "`modality` must be one of 'atac', 'adt'")
-  expect_error(MinNetSimulate(modality = "adt", n.genes = 20, n.proteins = 30),
-               "`n.proteins` \\(30\\) cannot exceed `n.genes` \\(20\\)")
+  expect_error(SimulateMinNetData(n.cells = 5), "`n.cells` must be a whole number >= 20")
+  expect_error(SimulateMinNetData(modality = "rna"), "`modality` must be one of 'atac', 'adt'")
+})
+
+test_that("SimulateMinNetData's values are checked by the core, in R's names", {
+  skip_if_no_core()
+  expect_error(SimulateMinNetData(n.cell.types = 1), "`n.cell.types`")
+  expect_error(SimulateMinNetData(batch.effect = -1), "`batch.effect`")
+  expect_error(SimulateMinNetData(batch.effect = "huge"), "`batch.effect` .*'huge'")
+  expect_error(SimulateMinNetData(modality = "adt", n.genes = 20, n.proteins = 30),
+               "`n.proteins` \\(30\\) must not exceed `n.genes` \\(20\\)")
 })
 
 test_that("print shows a model's summary without Python", {

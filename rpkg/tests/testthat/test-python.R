@@ -1,27 +1,27 @@
-test_that("minnet_python() reports the interpreter and where it came from", {
+test_that("GetMinNetPython() reports the interpreter and where it came from", {
   withr::local_options(minnet.python = NULL)
   withr::local_envvar(MINNET_PYTHON = "")
-  py <- minnet_python()
+  py <- GetMinNetPython()
   expect_type(py, "character")
-  expect_s3_class(py, "minnet_python")
+  expect_s3_class(py, "MinNetPython")
   expect_length(py, 1L)
   expect_output(print(py), "MinNet Python: .*\n  from: ")
   expect_true(attr(py, "source") %in% c(
     "environment variable RETICULATE_PYTHON", "scripts/install.sh (recorded at install time)",
     "reticulate's default discovery"))
   withr::local_envvar(MINNET_PYTHON = "/some/where/python")
-  expect_equal(as.character(minnet_python()), "/some/where/python")
-  expect_equal(attr(minnet_python(), "source"), "environment variable MINNET_PYTHON")
+  expect_equal(as.character(GetMinNetPython()), "/some/where/python")
+  expect_equal(attr(GetMinNetPython(), "source"), "environment variable MINNET_PYTHON")
   withr::local_options(minnet.python = "/opt/py/bin/python")
-  expect_equal(as.character(minnet_python()), "/opt/py/bin/python")
-  expect_equal(attr(minnet_python(), "source"), "option minnet.python")
+  expect_equal(as.character(GetMinNetPython()), "/opt/py/bin/python")
+  expect_equal(attr(GetMinNetPython(), "source"), "option minnet.python")
 })
 
-test_that("minnet_python(path) sets the option and rejects missing interpreters", {
+test_that("SetMinNetPython(path) sets the option and rejects missing interpreters", {
   withr::local_options(minnet.python = NULL)
-  expect_error(minnet_python("/no/such/python"), "no Python interpreter at '/no/such/python'")
-  expect_error(minnet_python(c("a", "b")), "single string")
-  expect_error(minnet_python(tempdir()), "a folder without bin/python")
+  expect_error(SetMinNetPython("/no/such/python"), "no Python interpreter at '/no/such/python'")
+  expect_error(SetMinNetPython(c("a", "b")), "single string")
+  expect_error(SetMinNetPython(tempdir()), "a folder without bin/python")
   # a virtual environment: bin/python is a link that must not be resolved (reticulate would
   # then run the base interpreter, without the environment's packages)
   venv <- file.path(tempfile("venv"))
@@ -29,12 +29,12 @@ test_that("minnet_python(path) sets the option and rejects missing interpreters"
   exe <- file.path(R.home("bin"), "Rscript")  # any existing file will do for the option
   file.symlink(exe, file.path(venv, "bin", "python"))
   want <- file.path(normalizePath(venv), "bin", "python")
-  res <- suppressWarnings(minnet_python(file.path(venv, "bin", "python")))
+  res <- suppressWarnings(SetMinNetPython(file.path(venv, "bin", "python")))
   expect_equal(res, want)
   expect_equal(getOption("minnet.python"), want)
-  expect_equal(suppressWarnings(minnet_python(venv)), want)   # the folder works too
-  expect_equal(as.character(minnet_python()), want)
-  expect_equal(attr(minnet_python(), "source"), "option minnet.python")
+  expect_equal(suppressWarnings(SetMinNetPython(venv)), want)   # the folder works too
+  expect_equal(as.character(GetMinNetPython()), want)
+  expect_equal(attr(GetMinNetPython(), "source"), "option minnet.python")
 })
 
 test_that("the install command recorded the project's venv Python", {
@@ -42,7 +42,7 @@ test_that("the install command recorded the project's venv Python", {
   skip_if(!nzchar(rec), "package not installed by scripts/install.sh")
   path <- readLines(rec, n = 1L)
   expect_true(file.exists(path))
-  out <- run_rscript(c("library(minnet)", "p <- minnet_python()",
+  out <- run_rscript(c("library(minnet)", "p <- GetMinNetPython()",
                        "cat('PY=', p, '\\nSRC=', attr(p, 'source'), '\\n', sep = '')"),
                      env = c("RETICULATE_PYTHON=", "MINNET_PYTHON="))
   expect_match(out$output, paste0("PY=", path), fixed = TRUE)
@@ -51,8 +51,8 @@ test_that("the install command recorded the project's venv Python", {
 
 test_that("the core loads with the configured Python", {
   skip_if_no_core()
-  expect_true(minnet_available())
-  py <- minnet_python()
+  expect_true(IsMinNetAvailable())
+  py <- GetMinNetPython()
   expect_false(is.na(attr(py, "active")))
   expect_match(attr(py, "core"), "^[0-9]+\\.[0-9]+")
 })
@@ -67,25 +67,25 @@ broken_core_script <- c(
   "pk <- m[1:12, ]; rownames(pk) <- sprintf('chr1-%d-%d', 1:12 * 1000, 1:12 * 1000 + 500)",
   "obj[['peaks']] <- CreateAssayObject(counts = pk)",
   "obj$celltype <- rep(c('A', 'B'), 10)",
-  "obj <- MinNetAddEmbedding(obj, matrix(rnorm(80), 20, dimnames = list(colnames(obj), NULL)))",
+  "obj <- AddMinNetEmbedding(obj, matrix(rnorm(80), 20, dimnames = list(colnames(obj), NULL)))",
   "ann <- data.frame(gene_name = rownames(m), chrom = 'chr1', tss = 1:30 * 400, strand = '+')",
   "model <- structure(list(modalities = c('rna', 'atac'), features = list(rna = rownames(m),",
   "  atac = rownames(m)), labels = c('A', 'B'), has.annotation = FALSE, bytes = raw(0),",
   "  cache = new.env()), class = 'MinNetModel')",
   "f <- tempfile(); writeLines('x', f)",
-  "ok <- minnet_available(); cat('AVAILABLE=', isTRUE(ok), '\\n', sep = '')",
+  "ok <- IsMinNetAvailable(); cat('AVAILABLE=', isTRUE(ok), '\\n', sep = '')",
   # an input error is still reported as such: checks come before Python
   "e1 <- tryCatch(TrainMinNet(obj, rna.assay = 'RNAX'), error = conditionMessage)",
   "cat('INPUT=', e1, '\\n', sep = '')",
   "e2 <- tryCatch(TrainMinNet(obj, epochs = 2), error = conditionMessage)",
   "cat('CORE=', e2, '\\n', sep = '')",
   "calls <- list(",
-  "  MinNetSimulate = quote(MinNetSimulate(100)),",
+  "  SimulateMinNetData = quote(SimulateMinNetData(100)),",
   "  RunMinNet = quote(RunMinNet(obj, model, 'RNA', 'rna')),",
   "  SaveMinNet = quote(SaveMinNet(model, tempfile())),",
   "  LoadMinNet = quote(LoadMinNet(f)),",
-  "  MinNetTransferLabels = quote(MinNetTransferLabels(obj, obj)),",
-  "  MinNetLinkPeaks = quote(MinNetLinkPeaks(obj, annotation = ann)))",
+  "  TransferMinNetLabels = quote(TransferMinNetLabels(obj, obj)),",
+  "  LinkMinNetPeaks = quote(LinkMinNetPeaks(obj, annotation = ann)))",
   "for (fn in names(calls)) {",
   "  e <- tryCatch({eval(calls[[fn]]); 'no error'}, error = conditionMessage)",
   "  cat('CALL ', fn, '=', e, '\\n', sep = '')",
@@ -100,9 +100,9 @@ test_that("without a working core every function stops with one clear message", 
   expect_match(core_line, "MinNet's Python core is not available: the interpreter does not exist", fixed = TRUE)
   expect_match(core_line, "/nonexistent/bin/python", fixed = TRUE)
   expect_match(core_line, "scripts/install.sh", fixed = TRUE)
-  expect_match(core_line, "minnet_python(", fixed = TRUE)
-  for (fn in c("MinNetSimulate", "RunMinNet", "SaveMinNet", "LoadMinNet", "MinNetTransferLabels",
-               "MinNetLinkPeaks")) {
+  expect_match(core_line, "SetMinNetPython(", fixed = TRUE)
+  for (fn in c("SimulateMinNetData", "RunMinNet", "SaveMinNet", "LoadMinNet", "TransferMinNetLabels",
+               "LinkMinNetPeaks")) {
     expect_match(out$output, paste0("CALL ", fn, "=", substr(core_line, 6, nchar(core_line))),
                  fixed = TRUE, info = fn)
   }

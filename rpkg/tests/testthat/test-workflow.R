@@ -1,7 +1,7 @@
 # The Seurat workflow through the Python core: simulate, train, save/load, embed, transfer,
 # link. Shares one simulated data set and one trained model (helper-minnet.R).
 
-test_that("MinNetSimulate returns paired and unpaired Seurat objects and an annotation", {
+test_that("SimulateMinNetData returns paired and unpaired Seurat objects and an annotation", {
   skip_if_no_core()
   sim <- fx_sim()
   expect_named(sim, c("paired", "rna", "atac", "multiome", "annotation", "links"))
@@ -18,7 +18,7 @@ test_that("MinNetSimulate returns paired and unpaired Seurat objects and an anno
   expect_equal(colnames(sim$annotation)[1:6], c("gene_name", "gene_id", "chrom", "tss", "strand", "end"))
   expect_true(all(rownames(sim$atac[["ACTIVITY"]]) %in% sim$annotation$gene_name))
   expect_true(all(c("gene", "peak", "distance") %in% colnames(sim$links)))
-  expect_true("MinNetSimulate" %in% names(sim$paired@commands))
+  expect_true("SimulateMinNetData" %in% names(sim$paired@commands))
   # integer counts survive the trip from Python
   m <- SeuratObject::GetAssayData(sim$rna, slot = "counts")
   expect_true(all(m@x == round(m@x)))
@@ -107,13 +107,13 @@ test_that("SaveMinNet / LoadMinNet round-trip the core's model file", {
   expect_error(LoadMinNet(bad), "^LoadMinNet failed: ")
 })
 
-test_that("MinNetTransferLabels labels unpaired ATAC cells from RNA", {
+test_that("TransferMinNetLabels labels unpaired ATAC cells from RNA", {
   skip_if_no_core()
   sim <- fx_sim()
   model <- fx_model()
   rna <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
   atac <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
-  labelled <- MinNetTransferLabels(atac, rna, refdata = "celltype", k = 15)
+  labelled <- TransferMinNetLabels(atac, rna, refdata = "celltype", k = 15)
   expect_keeps_original(labelled, atac)
   expect_false("predicted.celltype" %in% colnames(atac[[]]))
   atac <- labelled
@@ -121,42 +121,45 @@ test_that("MinNetTransferLabels labels unpaired ATAC cells from RNA", {
   expect_true(all(atac$predicted.celltype %in% unique(rna$celltype)))
   expect_true(all(atac$predicted.celltype.score > 0 & atac$predicted.celltype.score <= 1))
   expect_gt(mean(atac$predicted.celltype == atac$celltype), 0.45)   # 4 types: chance 0.25
-  expect_true("MinNetTransferLabels" %in% names(atac@commands))
-  strict <- MinNetTransferLabels(atac, rna, refdata = "lineage", min.confidence = 0.999)
+  expect_true("TransferMinNetLabels" %in% names(atac@commands))
+  strict <- TransferMinNetLabels(atac, rna, refdata = "lineage", min.confidence = 0.999)
   expect_true(any(strict$predicted.lineage == "unassigned"))
   expect_true(all(strict$predicted.lineage[strict$predicted.lineage.score < 0.999] == "unassigned"))
   # reference cells without a label do not vote
   part <- rna
   part$celltype[part$celltype == "T0"] <- NA
-  got <- MinNetTransferLabels(atac, part, refdata = "celltype", k = 15)
+  got <- TransferMinNetLabels(atac, part, refdata = "celltype", k = 15)
   expect_false(any(got$predicted.celltype == "T0"))
   expect_false(anyNA(got$predicted.celltype))
 })
 
-test_that("MinNetTransferLabels blends the vote with the model's classifier", {
+test_that("TransferMinNetLabels blends the vote with the model's classifier", {
   skip_if_no_core()
   sim <- fx_sim()
   model <- fx_model()
   rna <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
   atac <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
-  plain <- MinNetTransferLabels(atac, rna, refdata = "celltype")
-  none <- MinNetTransferLabels(atac, rna, refdata = "celltype", model = model, assay = "peaks",
+  plain <- TransferMinNetLabels(atac, rna, refdata = "celltype")
+  none <- TransferMinNetLabels(atac, rna, refdata = "celltype", model = model, assay = "peaks",
                                modality = "atac", head.weight = 0)
   expect_identical(none$predicted.celltype, plain$predicted.celltype)
   expect_equal(none$predicted.celltype.score, plain$predicted.celltype.score, tolerance = 1e-6)
-  blend <- MinNetTransferLabels(atac, rna, refdata = "celltype", model = model, assay = "peaks",
+  blend <- TransferMinNetLabels(atac, rna, refdata = "celltype", model = model, assay = "peaks",
                                 modality = "atac")
   expect_keeps_original(blend, atac)
   expect_true(all(blend$predicted.celltype %in% model$labels))
   expect_true(all(blend$predicted.celltype.score > 0 & blend$predicted.celltype.score <= 1))
   expect_gt(mean(blend$predicted.celltype == blend$celltype), 0.45)
-  expect_match(blend@commands$MinNetTransferLabels$model, "<MinNetModel rna\\+atac>")
-  expect_error(MinNetTransferLabels(atac, rna, model = model, assay = "peaks"),
+  expect_match(blend@commands[["TransferMinNetLabels"]]$model, "<MinNetModel rna\\+atac>")
+  # logged under one name, with or without a model
+  expect_false(any(startsWith(setdiff(names(blend@commands), names(atac@commands)),
+                              "TransferMinNetLabels.")))
+  expect_error(TransferMinNetLabels(atac, rna, model = model, assay = "peaks"),
                "`model` needs `modality`")
-  expect_error(MinNetTransferLabels(atac, rna, model = model, assay = "peaks", modality = "atac",
+  expect_error(TransferMinNetLabels(atac, rna, model = model, assay = "peaks", modality = "atac",
                                     slot = "data"), "reads raw counts")
-  expect_error(MinNetTransferLabels(atac, rna, model = model, assay = "peaks", modality = "atac",
-                                    head.weight = 2), "`head.weight` must be a number in \\[0, 1\\]")
+  expect_error(TransferMinNetLabels(atac, rna, model = model, assay = "peaks", modality = "atac",
+                                    head.weight = 2), "`head.weight` must be a finite number in \\[0, 1\\]")
 })
 
 test_that("Python-side errors come back as one R error", {
@@ -228,7 +231,7 @@ test_that("hostile model files and a wrong modality are refused", {
   # a pickle whose unpickling would create a file: refused, and nothing runs
   marker <- tempfile("pwned")
   evil <- tempfile(fileext = ".minnet")
-  py <- as.character(minnet_python())
+  py <- as.character(GetMinNetPython())
   code <- sprintf(paste0("import pickle,sys\nclass P:\n    def __reduce__(self): ",
                          "return (open, (%s, 'w'))\nopen(sys.argv[1], 'wb').write(pickle.dumps(P()))"),
                   deparse(marker))
@@ -248,29 +251,29 @@ test_that("hostile model files and a wrong modality are refused", {
                "look like rna data")
 })
 
-test_that("MinNetLinkPeaks stores links from unpaired RNA and ATAC", {
+test_that("LinkMinNetPeaks stores links from unpaired RNA and ATAC", {
   skip_if_no_core()
   sim <- fx_sim()
   model <- fx_model()
   rna <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
   atac <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
-  atac <- MinNetTransferLabels(atac, rna, refdata = "celltype")
-  linked <- MinNetLinkPeaks(rna, atac, annotation = sim$annotation, n.bulks = 20,
+  atac <- TransferMinNetLabels(atac, rna, refdata = "celltype")
+  linked <- LinkMinNetPeaks(rna, atac, annotation = sim$annotation, n.bulks = 20,
                             group.by = c("celltype", "predicted.celltype"), n.background = 50,
                             verbose = FALSE)
   expect_keeps_original(linked, atac)
-  expect_error(MinNetLinks(atac), "no MinNet links")   # the input is untouched
+  expect_error(GetMinNetLinks(atac), "no MinNet links")   # the input is untouched
   atac <- linked
-  links <- MinNetLinks(atac)
+  links <- GetMinNetLinks(atac)
   expect_equal(colnames(links)[1:7], c("gene", "peak", "score", "zscore", "pvalue", "qvalue", "distance"))
   expect_gt(nrow(links), 100)
   expect_true(all(links$peak %in% rownames(atac[["peaks"]])))
   expect_true(all(abs(links$distance) <= 150000))
   expect_true(all(links$pvalue >= 0 & links$pvalue <= 1))
-  expect_true("MinNetLinkPeaks" %in% names(atac@commands))
-  expect_equal(atac@commands[["MinNetLinkPeaks"]]@assay.used, "peaks")
+  expect_true("LinkMinNetPeaks" %in% names(atac@commands))
+  expect_equal(atac@commands[["LinkMinNetPeaks"]]@assay.used, "peaks")
   if (requireNamespace("GenomicRanges", quietly = TRUE)) {
-    gr <- MinNetLinks(atac, granges = TRUE)
+    gr <- GetMinNetLinks(atac, granges = TRUE)
     expect_equal(length(gr), nrow(links))
   }
   # true links score higher than the rest
@@ -278,10 +281,10 @@ test_that("MinNetLinkPeaks stores links from unpaired RNA and ATAC", {
   is_true <- paste(links$gene, links$peak) %in% truth
   expect_gt(mean(links$score[is_true]), mean(links$score[!is_true]))
   # the same links as a data.frame, with the model computing the co-embedding on the fly
-  expect_error(MinNetLinkPeaks(sim$rna, sim$atac, model, annotation = sim$annotation,
+  expect_error(LinkMinNetPeaks(sim$rna, sim$atac, model, annotation = sim$annotation,
                                group.by = c("celltype", "predicted.celltype")),
                "metadata column 'predicted.celltype' .* not in atac")
-  direct <- MinNetLinkPeaks(sim$rna, atac, model, annotation = sim$annotation,
+  direct <- LinkMinNetPeaks(sim$rna, atac, model, annotation = sim$annotation,
                             n.bulks = 20, group.by = c("celltype", "predicted.celltype"),
                             n.background = 50, return.links = TRUE, verbose = FALSE)
   expect_s3_class(direct, "data.frame")
@@ -292,14 +295,14 @@ test_that("MinNetLinkPeaks stores links from unpaired RNA and ATAC", {
   gr <- GenomicRanges::GRanges(ann$chrom, IRanges::IRanges(pmin(ann$tss, ann$end), pmax(ann$tss, ann$end)),
                                strand = ann$strand, gene_name = ann$gene_name)
   paired <- RunMinNet(sim$paired, model, assay = "RNA", modality = "rna", verbose = FALSE)
-  paired <- MinNetLinkPeaks(paired, annotation = gr, n.bulks = 20, group.by = "celltype",
+  paired <- LinkMinNetPeaks(paired, annotation = gr, n.bulks = 20, group.by = "celltype",
                             n.background = 50, smooth = FALSE, method = "pearson", verbose = FALSE)
-  expect_gt(nrow(MinNetLinks(paired)), 100)
+  expect_gt(nrow(GetMinNetLinks(paired)), 100)
 })
 
 test_that("CITE-seq: simulate, train and embed ADT in R; Python models match Seurat's names", {
   skip_if_no_core()
-  cite <- MinNetSimulate(n.cells = 300, n.cell.types = 3, n.genes = 150, modality = "adt",
+  cite <- SimulateMinNetData(n.cells = 300, n.cell.types = 3, n.genes = 150, modality = "adt",
                          n.proteins = 20, seed = 2)
   expect_named(cite, c("paired", "rna", "adt", "citeseq"))
   expect_equal(SeuratObject::Assays(cite$paired), c("RNA", "ADT"))
@@ -313,7 +316,7 @@ test_that("CITE-seq: simulate, train and embed ADT in R; Python models match Seu
   adt <- RunMinNet(cite$adt, model, assay = "ADT", modality = "adt", verbose = FALSE)
   rna <- RunMinNet(cite$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
   expect_equal(ncol(SeuratObject::Embeddings(adt, "minnet")), 32L)
-  adt <- MinNetTransferLabels(adt, rna, refdata = "celltype")
+  adt <- TransferMinNetLabels(adt, rna, refdata = "celltype")
   expect_gt(mean(adt$predicted.celltype == adt$celltype), 0.34)
 
   # a model trained in Python knows the proteins as ADT_...: matched to Seurat's ADT-...

@@ -1,0 +1,243 @@
+"""The input spec: how a cell of one modality becomes the network's input.
+
+An :class:`InputSpec` is fitted on the paired training data (normalisation, peaks → gene
+activity, feature selection), stored in the model file and applied to any data of its modality
+at embedding (the same normalisation and gene activity, feature alignment with the
+missing-feature report, per-dataset scaling). ``minnet.train`` and ``MinNetModel.embed`` both go
+through it, so a new kind of input (e.g. peaks read directly) is one more branch of
+:meth:`InputSpec.normalized` and :meth:`InputSpec.fit`, not an edit of two code paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+
+from ._utils import MinNetInputError, logger
+from .pp._features import align_features, select_features
+from .pp._normalize import PEAK_TOTALS, normalized_matrix
+from .pp._scale import Standardizer
+from .settings import GeneActivitySettings
+from .validation import Modality
+
+# Distance-weighted gene activity is dense (a 100 kb window gives ~70 % of genes a non-zero
+# value in a typical cell): genes are chosen on at most this many cells, then computed for all.
+FEATURE_SELECTION_CELLS = 20_000
+
+
+@dataclass
+class InputSpec:
+    """How data of one modality become model input; fitted at training, stored in the model.
+
+    Attributes
+    ----------
+    modality
+        ``"rna"``, ``"atac"`` (gene activity, or peaks turned into it) or ``"adt"``.
+    features
+        The model's features, in the encoder's input order.
+    feature_means
+        Mean normalised value of each feature in the training data (notices data given with
+        the wrong modality), or None.
+    max_value
+        Scaled values are clipped to ``±max_value``.
+    gene_activity
+        For ATAC: how peaks become gene activity (None for other modalities).
+    annotation
+        For ATAC trained with an annotation: its rows for the model's genes, so query peaks can
+        be summarised the same way; else None.
+    from_peaks
+        True when training computed gene activity from peaks itself.
+    """
+
+    modality: Modality
+    features: list[str]
+    feature_means: list[float] | None = None
+    max_value: float = 10.0
+    gene_activity: GeneActivitySettings | None = None
+    annotation: pd.DataFrame | None = None
+    from_peaks: bool = False
+
+    # --- fitting on the paired training data ----------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        adata: AnnData,
+        modality: Modality,
+        *,
+        layer: str | None = None,
+        normalized: bool = False,
+        annotation: pd.DataFrame | None = None,
+        gene_activity: GeneActivitySettings | None = None,
+        n_top_features: int = 2000,
+        batches: np.ndarray | None = None,
+        extra_features: Sequence[str] | None = None,
+        max_value: float = 10.0,
+        seed: int = 0,
+    ) -> tuple[InputSpec, sp.csr_matrix]:
+        """Fit the spec on training data; returns it and the training cells' model input.
+
+        The input is the normalised matrix restricted to the chosen features (not yet scaled:
+        see :meth:`scaler`). RNA and ATAC keep the ``n_top_features`` most variable features
+        (per batch) plus ``extra_features``; ADT keeps every protein (or ``extra_features``).
+        """
+        ga = gene_activity if modality == "atac" else None
+        params = None if ga is None else ga.as_dict()
+        from_peaks = (modality == "atac" and annotation is not None and not normalized
+                      and looks_like_peaks(adata.var_names))
+        if from_peaks:
+            x, names, feat = _peak_activity(adata, layer, annotation, params, n_top_features,
+                                            batches, extra_features, seed)
+        else:
+            x, names = modality_matrix(adata, modality, layer, normalized, annotation, params,
+                                       modality)
+            if modality == "adt":
+                feat = list(extra_features) if extra_features is not None else list(names)
+                feat = [f for f in feat if f in set(names)]
+            else:
+                feat = select_features(x, names, n_top_features, batches, extra_features)
+        x = x[:, pd.Index(names).get_indexer(feat)]
+        ann = None
+        if annotation is not None and modality == "atac":
+            ann = annotation[annotation["gene_name"].isin(set(feat))].reset_index(drop=True)
+        means = np.asarray(x.mean(axis=0)).ravel().tolist()
+        spec = cls(modality, feat, means, float(max_value), ga, ann, from_peaks)
+        return spec, x
+
+    # --- applying to any data of the modality ----------------------------------------------
+    def normalized(
+        self,
+        adata: AnnData,
+        layer: str | None = None,
+        normalized: bool = False,
+        annotation: pd.DataFrame | None = None,
+        what: str | None = None,
+    ) -> tuple[sp.csr_matrix, pd.Index]:
+        """Normalised matrix of ``adata`` and its feature names (peaks → gene activity first).
+
+        ``annotation`` replaces the one stored in the spec for turning peaks into genes.
+        """
+        what = what or f"{self.modality} data"
+        params = None if self.gene_activity is None else self.gene_activity.as_dict()
+        ann = annotation if annotation is not None else self.annotation
+        x, names = modality_matrix(adata, self.modality, layer, normalized, ann, params, what)
+        if (self.from_peaks and not looks_like_peaks(adata.var_names)
+                and PEAK_TOTALS not in adata.obs.columns):
+            logger.warning(
+                "this model computed gene activity from peaks itself (%s); the gene activity "
+                "given here was made another way, so its values differ. Pass the peaks, or "
+                "minnet.pp.gene_activity(peaks, annotation, **model.config['gene_activity']).",
+                ", ".join(f"{k}={v}" for k, v in (params or {}).items()))
+        return x, names
+
+    def align(self, x: sp.csr_matrix, names: Sequence[str], min_overlap: float = 0.3,
+              what: str | None = None) -> sp.csr_matrix:
+        """Columns of ``x`` in the model's feature order; absent features are 0 (and reported)."""
+        aligned, _ = align_features(x, names, self.features, what or f"{self.modality} data",
+                                    min_overlap)
+        return aligned
+
+    def scaler(self, x: sp.csr_matrix, groups: np.ndarray | None = None) -> Standardizer:
+        """Per-dataset (or per-``groups``) standardisation of the model input ``x``."""
+        return Standardizer.fit(x, groups, self.max_value)
+
+    # --- the model file ---------------------------------------------------------------------
+    def config_entries(self) -> dict[str, Any]:
+        """The spec's entries of the model's flat ``config`` (other modalities add none)."""
+        if self.modality != "atac":
+            return {}
+        return {"gene_activity": None if self.gene_activity is None
+                else self.gene_activity.as_dict(),
+                "atac_input": "peaks" if self.from_peaks else None}
+
+    @classmethod
+    def from_model_metadata(cls, modality: Modality, features: list[str],
+                            feature_means: list[float] | None, config: dict,
+                            annotation: pd.DataFrame | None) -> InputSpec:
+        """Rebuild a stored spec from the model file's entries (files of 0.1.0 included)."""
+        ga = config.get("gene_activity") if modality == "atac" else None
+        return cls(
+            modality, list(features),
+            None if feature_means is None else [float(v) for v in feature_means],
+            float(config.get("max_value", 10.0)),
+            None if ga is None else GeneActivitySettings(**ga),
+            annotation if modality == "atac" else None,
+            modality == "atac" and config.get("atac_input") == "peaks",
+        )
+
+
+def looks_like_peaks(var_names: Sequence[str]) -> bool:
+    """True when the feature names parse as genomic regions (``chr1-100-200`` and friends)."""
+    from .genomics import parse_peak_names
+
+    sample = list(pd.Index(var_names)[:200])
+    try:
+        parse_peak_names(sample)
+    except (MinNetInputError, ValueError):
+        return False
+    return True
+
+
+def modality_matrix(
+    adata: AnnData,
+    modality: Modality,
+    layer: str | None,
+    normalized: bool,
+    annotation: pd.DataFrame | None,
+    gene_activity_params: dict | None,
+    what: str,
+) -> tuple[sp.csr_matrix, pd.Index]:
+    """Normalised matrix and feature names of one modality.
+
+    ATAC given as peaks is first turned into gene activity with ``annotation``.
+    """
+    if modality == "atac" and looks_like_peaks(adata.var_names):
+        if normalized:
+            raise MinNetInputError(
+                f"{what} holds ATAC peaks, which must be raw counts to compute gene activity; "
+                "pass the counts (normalized=False) or a gene-activity object."
+            )
+        if annotation is None:
+            raise MinNetInputError(
+                f"{what} holds ATAC peaks ({adata.var_names[0]}, ...) but no gene annotation is "
+                "available to compute gene activity. Pass annotation= (gene_name, chrom, tss, "
+                "strand), or compute it first with minnet.pp.gene_activity()."
+            )
+        from .pp._gene_activity import gene_activity
+
+        params = gene_activity_params or {}
+        act = gene_activity(adata, annotation, layer=layer, **params)
+        logger.info("%s: gene activity of %d genes from %d peaks", what, act.n_vars, adata.n_vars)
+        # normalised like any gene activity from pp.gene_activity (peak-count size factors)
+        return normalized_matrix(act, "atac", what=what), act.var_names
+    x = normalized_matrix(adata, modality, layer=layer, normalized=normalized, what=what)
+    return x, adata.var_names
+
+
+def _peak_activity(other: AnnData, layer: str | None, annotation: pd.DataFrame, params: dict,
+                   n_top: int, batches: np.ndarray | None, extra: Sequence[str] | None,
+                   seed: int) -> tuple[sp.csr_matrix, pd.Index, list[str]]:
+    """Gene activity of ATAC peaks, highly variable genes chosen on a sample of cells.
+
+    Size factors are each cell's total peak counts, so a gene's value does not depend on which
+    other genes were computed: the sample's choice applies unchanged to all cells.
+    """
+    n = other.n_obs
+    if n <= FEATURE_SELECTION_CELLS:
+        y, names = modality_matrix(other, "atac", layer, False, annotation, params, "atac")
+        return y, names, select_features(y, names, n_top, batches, extra)
+    sample = np.sort(np.random.default_rng(seed).choice(n, FEATURE_SELECTION_CELLS,
+                                                        replace=False))
+    ys, names = modality_matrix(other[sample], "atac", layer, False, annotation, params, "atac")
+    feat = select_features(ys, names, n_top, None if batches is None else batches[sample], extra)
+    del ys
+    logger.info("atac: %d genes chosen on %d of %d cells", len(feat), sample.size, n)
+    chosen = annotation[annotation["gene_name"].isin(set(feat))].reset_index(drop=True)
+    y, names = modality_matrix(other, "atac", layer, False, chosen, params, "atac")
+    # a gene seen in the sample is seen in all cells, so every chosen gene is there
+    return y, names, [f for f in feat if f in set(names)]

@@ -1,0 +1,221 @@
+"""Every training setting and its default, once: frozen dataclasses grouped by concern.
+
+``minnet.train`` takes these as scanpy-style keyword arguments, the CLI and the R wrapper take
+their defaults from here (a test compares them), and the model file stores them as the flat
+``config`` dict (each field name is unique across the groups). Whether a setting must match
+when a run is resumed is a property of its field (``resume=True`` in the field's metadata).
+
+Defaults were chosen by measurement (``benchmarks/sweep.py``); the paper's are in DESIGN.md §2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._utils import MinNetInputError
+from .validation import (
+    BATCH_CORRECTIONS,
+    BatchCorrection,
+    Negatives,
+    check_choice,
+    check_int,
+    check_negatives,
+    check_number,
+    check_seed,
+)
+
+
+def _setting(default: Any, resume: bool = False, stored: bool = True) -> Any:
+    """A dataclass field; ``resume``: must match on resume; ``stored``: kept in the model file."""
+    return field(default=default, metadata={"resume": resume, "stored": stored})
+
+
+@dataclass(frozen=True)
+class GeneActivitySettings:
+    """How ATAC peaks become gene activity (see :func:`minnet.pp.gene_activity`).
+
+    Peaks up to ``distance`` from the gene body (+ ``upstream`` promoter) count with weight
+    ``exp(-gap / decay)``: ArchR's gene-score idea, chosen by ``benchmarks/sweep.py``.
+    """
+
+    upstream: int = 2000
+    gene_body: bool = True
+    distance: int = 100_000
+    decay: float = 5000
+
+    @classmethod
+    def from_kwds(cls, kwds: dict | None) -> GeneActivitySettings:
+        """The defaults updated with ``kwds``; unknown keys are an error naming the allowed."""
+        if kwds is None:
+            return cls()
+        if not isinstance(kwds, dict):
+            raise MinNetInputError(
+                f"gene_activity_kwds must be a dict, got {type(kwds).__name__}."
+            )
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(kwds) - set(allowed))
+        if unknown:
+            raise MinNetInputError(
+                f"gene_activity_kwds has unknown keys {unknown}; allowed: {sorted(allowed)}."
+            )
+        return cls(**kwds)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as ``pp.gene_activity`` keyword arguments."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The network's shape: hidden width ``h`` and co-embedding dimension ``d``."""
+
+    n_hidden: int = _setting(256, resume=True)
+    n_latent: int = _setting(32, resume=True)
+
+    def __post_init__(self) -> None:
+        check_int(self.n_hidden, "n_hidden", 1)
+        check_int(self.n_latent, "n_latent", 1)
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    """Which obs columns hold labels and batches, and how features are chosen and scaled."""
+
+    label_key: str = _setting("cell_type", resume=True)
+    batch_key: str | None = _setting(None, resume=True)
+    n_top_features: int = _setting(2000, resume=True)
+    max_value: float = _setting(10.0, resume=True)
+
+    def __post_init__(self) -> None:
+        check_int(self.n_top_features, "n_top_features", 1)
+        check_number(self.max_value, "max_value", 0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """The batch-corrected RNA KNN graph whose shortest paths set the margins."""
+
+    n_neighbors: int = _setting(15, resume=True)
+    n_pcs: int = _setting(50, resume=True)
+    batch_correction: BatchCorrection = _setting("combat", resume=True)
+    # "auto": see minnet.margins.GraphDistances; the model stores the radius it resolved to
+    radius: float | Literal["auto"] = _setting("auto")
+
+    def __post_init__(self) -> None:
+        check_int(self.n_neighbors, "n_neighbors", 2)
+        check_int(self.n_pcs, "n_pcs", 2)
+        check_choice(self.batch_correction, "batch_correction", BATCH_CORRECTIONS)
+        if not (isinstance(self.radius, str) and self.radius == "auto"):
+            # an infinite radius would give cells in different components infinite margins
+            check_number(self.radius, "radius", 0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """The contrastive loss: margins ``m0 · (graph distance + C · [types differ])``, pairs."""
+
+    margin: float = _setting(2.0, resume=True)
+    contrastive_weight: float = _setting(1.0, resume=True)
+    celltype_margin: float = _setting(3.0, resume=True)
+    negatives: Negatives = _setting("both", resume=True)
+    positive_fraction: float = _setting(0.25, resume=True)
+
+    def __post_init__(self) -> None:
+        check_number(self.margin, "margin", 0.0)
+        check_number(self.contrastive_weight, "contrastive_weight", 0.0)
+        check_number(self.celltype_margin, "celltype_margin", 0.0)
+        check_number(self.positive_fraction, "positive_fraction", 0.0, 1.0, True, True)
+        check_negatives(self.negatives)
+
+
+@dataclass(frozen=True)
+class OptimSettings:
+    """Adam, mini-batches, epochs and early stopping on a validation split."""
+
+    lr: float = _setting(1e-3)
+    weight_decay: float = _setting(1e-6)
+    epochs: int = _setting(60)
+    batch_size: int = _setting(64)
+    validation_fraction: float = _setting(0.2, resume=True)
+    patience: int | None = _setting(10)
+
+    def __post_init__(self) -> None:
+        check_int(self.epochs, "epochs", 1)
+        check_int(self.batch_size, "batch_size", 1)
+        check_number(self.lr, "lr", 0.0, low_open=True)
+        check_number(self.weight_decay, "weight_decay", 0.0)
+        check_number(self.validation_fraction, "validation_fraction", 0.0, 1.0, high_open=True)
+        if self.patience is not None:
+            check_int(self.patience, "patience", 1)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Where and how training runs; only the seed is stored (it must match on resume)."""
+
+    seed: int = _setting(0, resume=True)
+    device: str = _setting("auto", stored=False)
+    n_threads: int | None = _setting(1, stored=False)
+    progress: bool = _setting(True, stored=False)
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
+
+
+_GROUPS = {"network": NetworkSettings, "inputs": InputSettings, "graph": GraphSettings,
+           "loss": LossSettings, "optim": OptimSettings, "runtime": RuntimeSettings}
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """All settings of a training run, one group per concern."""
+
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    inputs: InputSettings = field(default_factory=InputSettings)
+    graph: GraphSettings = field(default_factory=GraphSettings)
+    loss: LossSettings = field(default_factory=LossSettings)
+    optim: OptimSettings = field(default_factory=OptimSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> TrainSettings:
+        """Build from flat keyword arguments (``n_hidden=…, lr=…``); unknown names refused."""
+        groups: dict[str, dict[str, Any]] = {g: {} for g in _GROUPS}
+        owner = setting_groups()
+        for name, value in kwargs.items():
+            if name not in owner:
+                raise MinNetInputError(f"unknown training setting {name!r}.")
+            groups[owner[name]][name] = value
+        return cls(**{g: klass(**groups[g]) for g, klass in _GROUPS.items()})
+
+    def flat(self, stored_only: bool = False) -> dict[str, Any]:
+        """All fields as one flat dict (``stored_only``: those the model file keeps)."""
+        out: dict[str, Any] = {}
+        for g in _GROUPS:
+            group = getattr(self, g)
+            for f in dataclasses.fields(group):
+                if not stored_only or f.metadata.get("stored", True):
+                    out[f.name] = getattr(group, f.name)
+        return out
+
+    def replace(self, **kwargs: Any) -> TrainSettings:
+        """A copy with some flat fields changed (e.g. the resolved ``radius``)."""
+        return TrainSettings.from_kwargs(**{**self.flat(), **kwargs})
+
+
+def setting_groups() -> dict[str, str]:
+    """Each flat setting name → the name of its group."""
+    return {f.name: g for g, klass in _GROUPS.items() for f in dataclasses.fields(klass)}
+
+
+def resume_keys() -> tuple[str, ...]:
+    """Names of the settings that must match between a run and its resumption."""
+    return tuple(f.name for klass in _GROUPS.values() for f in dataclasses.fields(klass)
+                 if f.metadata.get("resume"))
+
+
+def defaults() -> dict[str, Any]:
+    """Every training setting's default, flat, plus ``gene_activity`` (a dict)."""
+    return {**TrainSettings().flat(), "gene_activity": GeneActivitySettings().as_dict()}

@@ -1,0 +1,53 @@
+"""The loss: the flexible-margin contrastive loss on hand-made tensors, and the total loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from minnet.loss import contrastive_loss, minnet_loss
+from minnet.pairs import KIND_XX, KIND_XY, KIND_YY
+
+
+def test_contrastive_loss_hand_values():
+    z1 = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    z2 = torch.tensor([[3.0, 4.0], [3.0, 4.0], [6.0, 8.0]])
+    neg = torch.tensor([0.0, 1.0, 1.0])
+    margin = torch.tensor([100.0, 7.0, 7.0])
+    eps = 1e-3
+    d = np.sqrt(25 + eps)
+    expected = (25.0 + (7 - d) ** 2 + 0.0) / 3  # positive: D²; negative inside margin; beyond: 0
+    got = contrastive_loss(z1, z2, neg, margin, eps=eps).item()
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_contrastive_loss_gradient_finite_at_zero_distance():
+    z = torch.zeros(2, 3, requires_grad=True)
+    loss = contrastive_loss(z, torch.zeros(2, 3), torch.tensor([1.0, 0.0]), torch.tensor([1.0, 1.0]))
+    loss.backward()
+    assert torch.isfinite(z.grad).all()
+    assert loss.item() == pytest.approx((1 - np.sqrt(1e-3)) ** 2 / 2, rel=1e-4)
+
+
+def test_total_loss_routes_each_pair_member_through_its_encoder():
+    torch.manual_seed(0)
+    n, d, k = 3, 4, 2
+    zx, zy = torch.randn(2 * n, d), torch.randn(2 * n, d)
+    px, py = torch.randn(2 * n, k), torch.randn(2 * n, k)
+    labels = torch.tensor([0, 1, 0, 1, 1, 0])
+    kind = torch.tensor([KIND_XY, KIND_XX, KIND_YY])
+    neg = torch.tensor([0.0, 1.0, 1.0])
+    margin = torch.tensor([0.0, 5.0, 5.0])
+    out = minnet_loss(zx, px, zy, py, labels, kind, neg, margin, contrastive_weight=2.0)
+    # pair 0: RNA of cell a vs other of cell b; pair 1: both RNA; pair 2: both other
+    z1 = torch.stack([zx[0], zx[1], zy[2]])
+    z2 = torch.stack([zy[3], zx[4], zy[5]])
+    lc = contrastive_loss(z1, z2, neg, margin)
+    ce = (torch.nn.functional.cross_entropy(px, labels)
+          + torch.nn.functional.cross_entropy(py, labels))
+    assert out.total.item() == pytest.approx((ce + 2.0 * lc).item(), rel=1e-6)
+    assert out.contrastive.item() == pytest.approx(lc.item(), rel=1e-6)
+    acc = ((px.argmax(1) == labels).float().mean() + (py.argmax(1) == labels).float().mean()) / 2
+    assert out.accuracy.item() == pytest.approx(acc.item())
+    assert not out.contrastive.requires_grad and np.isfinite(out.total.item())

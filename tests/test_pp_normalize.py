@@ -1,0 +1,70 @@
+"""Normalisation, scaling, feature selection and alignment."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from minnet import MinNetInputError
+from minnet.pp import (
+    clr_normalize,
+    log_normalize,
+    normalized_matrix,
+)
+
+
+def test_log_normalize_values():
+    x = sp.csr_matrix(np.array([[1, 3, 0], [0, 0, 0], [2, 2, 4]], dtype=float))
+    out = log_normalize(x, target_sum=10).toarray()
+    expected = np.log1p(np.array([[2.5, 7.5, 0], [0, 0, 0], [2.5, 2.5, 5]]))
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    assert out.dtype == np.float32
+
+
+def test_clr_matches_seurat_formula():
+    x = np.array([[0, 5, 10, 1], [3, 3, 3, 3]], dtype=float)
+    out = clr_normalize(x).toarray()
+    for i in range(2):
+        g = np.exp(np.log1p(x[i]).sum() / x.shape[1])
+        np.testing.assert_allclose(out[i], np.log1p(x[i] / g), rtol=1e-5)
+    assert out[0, 0] == 0  # zeros stay zero: sparse in, sparse out
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [True, False])
+def test_normalized_matrix_accepts_dtypes(dtype, sparse):
+    x = np.array([[1, 0, 2], [0, 4, 0]], dtype=dtype)
+    a = ad.AnnData(X=sp.csr_matrix(x) if sparse else x)
+    out = normalized_matrix(a, "rna")
+    np.testing.assert_allclose(out.toarray(), log_normalize(x.astype(float)).toarray(), rtol=1e-6)
+
+
+def test_normalized_matrix_errors():
+    a = ad.AnnData(X=np.array([[1.0, np.nan], [0, 2]]))
+    with pytest.raises(MinNetInputError, match="NaN"):
+        normalized_matrix(a, "rna")
+    a = ad.AnnData(X=np.array([[1.0, -1], [0, 2]]))
+    with pytest.raises(MinNetInputError, match="negative"):
+        normalized_matrix(a, "rna")
+    a = ad.AnnData(X=np.array([[1.5, 0.2], [0, 2]]))
+    with pytest.raises(MinNetInputError, match="normalized=True"):
+        normalized_matrix(a, "rna")
+    # explicitly normalised input is taken as is (negatives allowed)
+    out = normalized_matrix(ad.AnnData(X=np.array([[1.5, -0.2]])), "rna", normalized=True)
+    np.testing.assert_allclose(out.toarray(), [[1.5, -0.2]], rtol=1e-6)
+    with pytest.raises(MinNetInputError, match="layer"):
+        normalized_matrix(a, "rna", layer="counts")
+    with pytest.raises(MinNetInputError, match="modality"):
+        normalized_matrix(a, "protein")
+
+
+def test_inputs_not_modified():
+    x = sp.csr_matrix(np.array([[1, 0, 2], [0, 4, 0]], dtype=np.float32))
+    a = ad.AnnData(X=x.copy(), obs=pd.DataFrame(index=["c1", "c2"]))
+    before = a.X.toarray().copy()
+    normalized_matrix(a, "rna")
+    normalized_matrix(a, "adt")
+    np.testing.assert_array_equal(a.X.toarray(), before)
