@@ -292,3 +292,15 @@ def test_every_public_function_has_a_return_annotation():
     missing = sorted(name for name, f in _public_api().items()
                      if inspect.signature(f).return_annotation is inspect.Signature.empty)
     assert not missing, f"public functions without a return annotation: {missing}"
+
+
+def test_check_same_obs_gives_positions_or_names_the_strays():
+    a = ad.AnnData(np.zeros((3, 1)))
+    a.obs_names = ["c1", "c2", "c3"]
+    b = a[::-1].copy()
+    np.testing.assert_array_equal(v.check_same_obs(a, b, ("x", "y"), "cells", "Fix it."),
+                                  [2, 1, 0])
+    c = a[:2].copy()
+    with pytest.raises(MinNetInputError, match=r"x and y must hold the same cells.*1 only in x "
+                                               r"\(e.g. \['c3'\]\), 0 only in y.*Fix it\."):
+        v.check_same_obs(a, c, ("x", "y"), "cells", "Fix it.")

@@ -39,7 +39,7 @@ from .settings import (
     resume_keys,
 )
 from .step import PairedData, TrainingStep, pair_batches
-from .validation import check_anndata, check_modality, obs_column
+from .validation import check_anndata, check_modality, check_same_obs, obs_column
 
 _D = TrainSettings()  # every default, once (minnet.settings)
 
@@ -243,16 +243,9 @@ def train(
 
 def _pair_align(rna: AnnData, other: AnnData) -> np.ndarray:
     """Index of ``rna``'s cells in ``other``; error unless both hold exactly the same cells."""
-    if rna.n_obs != other.n_obs or not rna.obs_names.isin(other.obs_names).all():
-        only_rna = rna.obs_names.difference(other.obs_names)
-        only_other = other.obs_names.difference(rna.obs_names)
-        raise MinNetInputError(
-            "paired training data must hold the same cells in both objects (matched by "
-            f"obs_names): {len(only_rna)} cells only in rna (e.g. {list(only_rna[:3])}), "
-            f"{len(only_other)} only in the other modality (e.g. {list(only_other[:3])}). "
-            "Subset both to their shared cells first, e.g. other[rna.obs_names]."
-        )
-    return other.obs_names.get_indexer(rna.obs_names)
+    return check_same_obs(
+        rna, other, ("rna", "the other modality (paired training data)"), "cells",
+        "Subset both to their shared cells first, e.g. other[rna.obs_names].")
 
 
 def _label_codes(rna: AnnData, label_key: str) -> tuple[list[str], np.ndarray]:

@@ -38,6 +38,7 @@ __all__ = [
     "check_modality",
     "check_negatives",
     "check_number",
+    "check_same_obs",
     "check_seed",
     "check_unique_names",
     "obs_column",
@@ -408,6 +409,42 @@ def obs_column(adata: AnnData, key: str, what: str, role: str) -> np.ndarray:
             "cells first."
         )
     return col.astype(str).to_numpy()
+
+
+def check_same_obs(first: AnnData, second: AnnData, names: tuple[str, str], unit: str,
+                   fix: str) -> np.ndarray:
+    """Positions of ``first``'s ``obs_names`` in ``second``; both must hold exactly the same.
+
+    Parameters
+    ----------
+    first, second
+        Objects that must describe the same cells (or mini-bulks), in any order.
+    names
+        How the message calls the two objects.
+    unit
+        What the rows are (``"cells"``, ``"mini-bulks"``).
+    fix
+        The sentence that tells the user what to do.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``second.obs_names.get_indexer(first.obs_names)``.
+
+    Raises
+    ------
+    MinNetInputError
+        Naming how many rows only one object holds, with examples.
+    """
+    if first.n_obs != second.n_obs or not first.obs_names.isin(second.obs_names).all():
+        only_1 = first.obs_names.difference(second.obs_names)
+        only_2 = second.obs_names.difference(first.obs_names)
+        raise MinNetInputError(
+            f"{names[0]} and {names[1]} must hold the same {unit} (matched by obs_names): "
+            f"{len(only_1)} only in {names[0]} (e.g. {list(only_1[:3])}), {len(only_2)} only "
+            f"in {names[1]} (e.g. {list(only_2[:3])}). {fix}"
+        )
+    return second.obs_names.get_indexer(first.obs_names)
 
 
 def check_columns(

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .._utils import MinNetInputError, get_matrix, in_memory, logger
 from ..genomics import parse_peak_names, peaks_near_genes, read_annotation
-from ..validation import check_int
+from ..validation import check_int, check_same_obs
 
 __all__ = ["link_peaks", "link_peaks_by_group"]
 
@@ -241,14 +241,8 @@ def _aligned(rna_bulk: AnnData, atac_bulk: AnnData) -> AnnData:
             raise MinNetInputError(f"{what} must be an AnnData object, got {type(ad).__name__}.")
         if not ad.obs_names.is_unique:
             raise MinNetInputError(f"{what}.obs_names are not unique.")
-    if rna_bulk.n_obs != atac_bulk.n_obs or not rna_bulk.obs_names.isin(atac_bulk.obs_names).all():
-        only_r = rna_bulk.obs_names.difference(atac_bulk.obs_names)
-        only_a = atac_bulk.obs_names.difference(rna_bulk.obs_names)
-        raise MinNetInputError(
-            "rna_bulk and atac_bulk must hold the same mini-bulks (matched by obs_names): "
-            f"{len(only_r)} only in rna_bulk (e.g. {list(only_r[:3])}), {len(only_a)} only in "
-            f"atac_bulk (e.g. {list(only_a[:3])}). Use the pair returned by minibulk()."
-        )
+    check_same_obs(rna_bulk, atac_bulk, ("rna_bulk", "atac_bulk"), "mini-bulks",
+                   "Use the pair returned by minibulk().")
     if (rna_bulk.obs_names == atac_bulk.obs_names).all():
         return atac_bulk
     return atac_bulk[rna_bulk.obs_names]
