@@ -294,10 +294,10 @@ def _tile_rows(x: sp.csr_matrix, n: int) -> sp.csr_matrix:
 def one_epoch(n: int, work: Path, max_batches: int) -> dict:
     import torch
 
-    from minnet.model import torch_threads
     from minnet.module import MinNetModule
     from minnet.pairs import sample_pairs
     from minnet.pp import Standardizer
+    from minnet.runtime import torch_threads
     from minnet.settings import TrainSettings
     from minnet.step import PairedData, TrainingStep, pair_batches
     from minnet.train import fit

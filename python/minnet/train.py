@@ -22,9 +22,10 @@ from ._utils import MinNetInputError, logger
 from .graph import build_rna_graph
 from .inputs import InputSpec
 from .margins import GraphDistances
-from .model import MinNetModel, resolve_device, torch_threads
+from .model import MinNetModel
 from .module import MinNetModule
 from .pairs import sample_pairs
+from .runtime import resolve_device, torch_threads
 from .settings import (
     BatchCorrection,
     GeneActivitySettings,
