@@ -7,6 +7,7 @@ import os
 import anndata as ad
 import numpy as np
 import pytest
+import torch
 
 import minnet
 from minnet import MinNetInputError
@@ -113,3 +114,14 @@ def test_model_file_of_version_0_1_0_loads_and_embeds_identically():
     np.testing.assert_array_equal(model.embed(sim.rna, "rna"), want["rna"])
     np.testing.assert_array_equal(model.embed(sim.atac, "atac"), want["atac"])
     assert model.inputs["atac"].from_peaks and model.settings.network.n_hidden == 8
+
+
+def test_fingerprint_identifies_weights_and_survives_save_and_load(small_model, tmp_path):
+    fp = small_model.fingerprint
+    assert len(fp) == 16 and int(fp, 16) >= 0
+    small_model.save(tmp_path / "m.safetensors")
+    loaded = minnet.load(tmp_path / "m.safetensors")
+    assert loaded.fingerprint == fp
+    with torch.no_grad():
+        next(loaded.module.parameters())[0, 0] += 1.0
+    assert loaded.fingerprint != fp

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import minnet
 from minnet import MinNetInputError
 from minnet.tl import transfer_labels
 from minnet.tl._transfer import knn_vote
@@ -137,3 +138,21 @@ def test_blend_errors(small_model, embedded_pair):
                                             + ["x"] * (other.n_obs % 2))
     with pytest.raises(MinNetInputError, match="the classifier cannot vote"):
         transfer_labels(other, atac, "cell_type", model=small_model, modality="atac")
+
+
+def test_embeddings_of_two_models_are_refused(small_model, sim, sim_split):
+    rna_q, atac_q = sim.rna[~sim_split][:150], sim.atac[~sim_split][:150]
+    other_model = minnet.train(sim.rna[sim_split][:300], sim.atac[sim_split][:300], "atac",
+                               annotation=sim.annotation, epochs=1, n_hidden=16, progress=False)
+    ref = minnet.tl.embed(small_model, rna_q, "rna")
+    same = minnet.tl.embed(small_model, atac_q, "atac")
+    other = minnet.tl.embed(other_model, atac_q, "atac")
+    assert ref.uns["minnet"]["X_minnet"]["model"] == small_model.fingerprint
+    assert small_model.fingerprint != other_model.fingerprint
+    minnet.tl.transfer_labels(ref, same, "cell_type")  # the same model: fine
+    with pytest.raises(MinNetInputError, match="made by different models.*check_model=False"):
+        minnet.tl.transfer_labels(ref, other, "cell_type")
+    with pytest.raises(MinNetInputError, match="made by different models"):
+        minnet.tl.match_cells(ref, other)
+    out = minnet.tl.transfer_labels(ref, other, "cell_type", check_model=False)  # warns only
+    assert "cell_type_pred" in out.obs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import Any
 
@@ -100,6 +102,20 @@ class MinNetModel:
             f"latent {self.config.get('n_latent')}; best epoch {s.get('best_epoch')} of "
             f"{s.get('epochs_run')}, validation accuracy {s.get('best_val_accuracy', float('nan')):.3f})"
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the weights, features and cell types: what identifies this model.
+
+        Embeddings record it (``uns["minnet"][key]["model"]``), so that tools can refuse to
+        compare embeddings made by different models. Saving and loading keep it.
+        """
+        h = hashlib.sha256()
+        for name, tensor in sorted(self.module.state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        h.update(json.dumps([self.modalities, self.features, self.labels]).encode())
+        return h.hexdigest()[:16]
 
     @property
     def history(self) -> pd.DataFrame:

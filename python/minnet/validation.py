@@ -38,9 +38,11 @@ __all__ = [
     "check_modality",
     "check_negatives",
     "check_number",
+    "check_same_model",
     "check_same_obs",
     "check_seed",
     "check_unique_names",
+    "embedding_model",
     "obs_column",
 ]
 
@@ -445,6 +447,50 @@ def check_same_obs(first: AnnData, second: AnnData, names: tuple[str, str], unit
             f"in {names[1]} (e.g. {list(only_2[:3])}). {fix}"
         )
     return second.obs_names.get_indexer(first.obs_names)
+
+
+def embedding_model(adata: AnnData, use_rep: str) -> str | None:
+    """The fingerprint of the model that made ``adata.obsm[use_rep]`` (None when unrecorded)."""
+    info = adata.uns.get("minnet")
+    entry = info.get(use_rep) if isinstance(info, dict) else None
+    model = entry.get("model") if isinstance(entry, dict) else None
+    return str(model) if model is not None else None
+
+
+def check_same_model(adatas: dict[str, AnnData], use_rep: str, check_model: bool = True) -> None:
+    """Refuse co-embeddings of several objects that different models made.
+
+    Each :func:`minnet.tl.embed` records its model's fingerprint in
+    ``uns["minnet"][key_added]["model"]``; objects without one (embedded elsewhere, or by an
+    older minnet) are not checked.
+
+    Parameters
+    ----------
+    adatas
+        The objects by the name the message uses.
+    use_rep
+        The ``obsm`` key of the co-embedding.
+    check_model
+        ``False`` turns the error into a warning (for users who know the two models share
+        their space, e.g. a checkpoint and the final model).
+
+    Raises
+    ------
+    MinNetInputError
+        When two recorded fingerprints differ and ``check_model`` is True.
+    """
+    seen = {name: embedding_model(a, use_rep) for name, a in adatas.items()}
+    seen = {name: fp for name, fp in seen.items() if fp is not None}
+    if len(set(seen.values())) <= 1:
+        return
+    listed = ", ".join(f"{name} by {fp}" for name, fp in seen.items())
+    message = (f"obsm[{use_rep!r}] was made by different models ({listed}): their spaces are "
+               "not comparable. Embed all objects with the same model (minnet.tl.embed)")
+    if check_model:
+        raise MinNetInputError(message + ", or pass check_model=False if you are sure.")
+    from ._utils import logger
+
+    logger.warning("%s; going on because check_model=False.", message)
 
 
 def check_columns(

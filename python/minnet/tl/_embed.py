@@ -38,6 +38,9 @@ def embed(
     copy
         Return a new AnnData (default) instead of writing into ``adata``.
 
+    ``uns["minnet"][key_added]`` records the modality and the fingerprint of the model
+    (:attr:`minnet.MinNetModel.fingerprint`).
+
     Returns
     -------
     The annotated copy when ``copy=True``, else ``None`` (``adata`` is updated).
@@ -46,5 +49,7 @@ def embed(
                     annotation=annotation, verify_modality=verify_modality)
     out = adata.copy() if copy else adata
     out.obsm[key_added] = z
-    out.uns.setdefault("minnet", {})[key_added] = {"modality": modality}
+    # the fingerprint lets tools refuse embeddings made by two different models
+    out.uns.setdefault("minnet", {})[key_added] = {"modality": modality,
+                                                   "model": model.fingerprint}
     return out if copy else None

@@ -9,7 +9,7 @@ from anndata import AnnData
 
 from .._utils import MinNetInputError, get_rep, logger
 from ..neighbors import knn
-from ..validation import check_int
+from ..validation import check_int, check_same_model
 
 
 def _check_widths(reps: dict[str, np.ndarray], use_rep: str) -> None:
@@ -27,6 +27,7 @@ def match_cells(
     use_rep: str = "X_minnet",
     mutual: bool = False,
     n_neighbors: int = 1,
+    check_model: bool = True,
 ) -> pd.DataFrame:
     """Pair each RNA cell with its nearest cell(s) of the other modality in the co-embedding.
 
@@ -50,6 +51,9 @@ def match_cells(
     n_neighbors
         Partners reported per RNA cell (capped at the number of ``other`` cells; the same cap
         applies to ``rna`` cells per ``other`` cell in the mutual check).
+    check_model
+        Refuse objects embedded by different models (their ``uns["minnet"][use_rep]["model"]``
+        fingerprints differ); ``False`` only warns.
 
     Returns
     -------
@@ -73,6 +77,7 @@ def match_cells(
     """
     x_rna = get_rep(rna, use_rep, "rna")
     x_oth = get_rep(other, use_rep, "other")
+    check_same_model({"rna": rna, "other": other}, use_rep, check_model)
     _check_widths({"rna": x_rna, "other": x_oth}, use_rep)
     k = check_int(n_neighbors, "n_neighbors", 1)
     for name, x in (("rna", x_rna), ("other", x_oth)):

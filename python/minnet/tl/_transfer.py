@@ -9,7 +9,7 @@ from anndata import AnnData
 from .._utils import MinNetInputError, get_rep, logger
 from ..model import MinNetModel
 from ..neighbors import knn
-from ..validation import Modality, check_int, check_number
+from ..validation import Modality, check_int, check_number, check_same_model
 
 
 def knn_vote(
@@ -110,6 +110,7 @@ def transfer_labels(
     modality: Modality | None = None,
     layer: str | None = None,
     head_weight: float = 0.5,
+    check_model: bool = True,
 ) -> AnnData | None:
     """Transfer cell-type labels from reference cells to query cells in the co-embedding.
 
@@ -149,6 +150,9 @@ def transfer_labels(
         With ``model``: the query layer with raw counts.
     head_weight
         With ``model``: the classifier's share of the blend, in [0, 1] (1: classifier only).
+    check_model
+        Refuse a reference and a query embedded by different models (their
+        ``uns["minnet"][use_rep]["model"]`` fingerprints differ); ``False`` only warns.
 
     Returns
     -------
@@ -157,6 +161,7 @@ def transfer_labels(
     """
     ref = get_rep(reference, use_rep, "reference")
     qry = get_rep(query, use_rep, "query")
+    check_same_model({"reference": reference, "query": query}, use_rep, check_model)
     if ref.shape[1] != qry.shape[1]:
         raise MinNetInputError(
             f"reference and query embeddings differ in width ({ref.shape[1]} vs {qry.shape[1]})."
