@@ -203,17 +203,19 @@ def pca_baseline(rna: ad.AnnData, other: ad.AnnData, modality: str, annotation, 
     return z[: xs.shape[0]], z[xs.shape[0]:]
 
 
-def fit_embed_minnet(task: Task, seed: int = 0, return_model: bool = False, **kw):
+def fit_embed_minnet(task: Task, seed: int = 0, return_model: bool = False,
+                     scaling: str = "reference", **kw):
     """Train on the task's training batches (paired); embed the held-out RNA and other modality
-    separately, as unpaired data. Returns the two embedded copies (``obsm["X_minnet"]``), and
-    the model when ``return_model``."""
+    separately, as unpaired data (``scaling``: see ``MinNetModel.embed``). Returns the two
+    embedded copies (``obsm["X_minnet"]``), and the model when ``return_model``."""
     tr = task.is_train
     model = minnet.train(task.rna[tr], task.other[tr], modality=task.modality,
                          label_key="cell_type", batch_key="batch", layer=task.layer,
                          other_layer=task.layer, annotation=task.annotation, seed=seed,
                          progress=False, **kw)
-    rq = minnet.tl.embed(model, task.rna[~tr], "rna", layer=task.layer)
-    oq = minnet.tl.embed(model, task.other[~tr], task.modality, layer=task.layer)
+    rq = minnet.tl.embed(model, task.rna[~tr], "rna", layer=task.layer, scaling=scaling)
+    oq = minnet.tl.embed(model, task.other[~tr], task.modality, layer=task.layer,
+                         scaling=scaling)
     return (rq, oq, model) if return_model else (rq, oq)
 
 

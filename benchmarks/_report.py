@@ -16,7 +16,9 @@ from _scoring import FOSCTTM, METRICS, OWN_ACC, REFERENCE_PREFIX
 log = logging.getLogger("benchmarks.report")
 LOWER_BETTER = {FOSCTTM}
 COST = {"wall_s": "wall s", "peak_rss_mb": "peak MB"}
-ORDER = ["MinNet", "Seurat v4", "GLUE", "uniPort", "PCA baseline"]
+ORDER = ["MinNet", "MinNet (query scaling)", "Seurat v4", "GLUE", "uniPort", "PCA baseline"]
+# MinNet's modes: each is ranked against the peers, not against the other mode
+MINNET_MODES = ("MinNet", "MinNet (query scaling)")
 
 
 def _methods(df: pd.DataFrame) -> list[str]:
@@ -198,32 +200,43 @@ def machine_info() -> dict:
 
 
 def minnet_standing(runs: pd.DataFrame) -> list[str]:
-    """One line per task: MinNet's rank on every metric (and who beats it)."""
+    """One line per task and MinNet mode: its rank among the peers on every metric (and who
+    beats it)."""
     lines = []
     for task in dict.fromkeys(runs["task"]):
-        rk = ranks(runs, task)
-        if "MinNet" not in rk.index:
-            continue
-        means = task_means(runs, task)
-        n_cells = int(runs.loc[runs["task"] == task, "heldout_cells"].iloc[0])
-        parts = []
-        for c in rk.columns:
-            r = rk.loc["MinNet", c]
-            if np.isnan(r):
-                continue
-            better = [m for m in rk.index if rk.loc[m, c] < r]
-            text = f"{METRICS[c]} {int(r)}/{int(rk[c].notna().sum())}"
-            if better:
-                gap = abs(means.loc[better, c] - means.loc["MinNet", c]).max()
-                # a gap below the table's 3 decimals gets one more, never "by 0.000"
-                text += f" (behind {', '.join(better)} by {gap:.{3 if gap >= 5e-4 else 4}f}"
-                if c == "label transfer accuracy":  # a binomial proportion: its noise is known
-                    se = accuracy_se(means.loc["MinNet", c], n_cells)
-                    text += f", {'within' if gap < se else 'beyond'} one standard error"
-                text += ")"
-            parts.append(text)
-        lines.append(f"- **{task}**: " + "; ".join(parts))
+        for mode in MINNET_MODES:
+            others = [m for m in MINNET_MODES if m != mode]
+            line = _standing(runs[~runs["method"].isin(others)], task, mode)
+            if line:
+                lines.append(line)
     return lines
+
+
+def _standing(runs: pd.DataFrame, task: str, mode: str) -> str | None:
+    """MinNet mode ``mode``'s ranks on ``task`` among the methods of ``runs``."""
+    rk = ranks(runs, task)
+    if mode not in rk.index:
+        return None
+    means = task_means(runs, task)
+    n_cells = int(runs.loc[runs["task"] == task, "heldout_cells"].iloc[0])
+    parts = []
+    for c in rk.columns:
+        r = rk.loc[mode, c]
+        if np.isnan(r):
+            continue
+        better = [m for m in rk.index if rk.loc[m, c] < r]
+        text = f"{METRICS[c]} {int(r)}/{int(rk[c].notna().sum())}"
+        if better:
+            gap = abs(means.loc[better, c] - means.loc[mode, c]).max()
+            # a gap below the table's 3 decimals gets one more, never "by 0.000"
+            text += f" (behind {', '.join(better)} by {gap:.{3 if gap >= 5e-4 else 4}f}"
+            if c == "label transfer accuracy":  # a binomial proportion: its noise is known
+                se = accuracy_se(means.loc[mode, c], n_cells)
+                text += f", {'within' if gap < se else 'beyond'} one standard error"
+            text += ")"
+        parts.append(text)
+    label = task if mode == "MinNet" else f"{task}, {mode}"
+    return f"- **{label}**: " + "; ".join(parts)
 
 
 def _commands(runs: pd.DataFrame) -> list[str]:

@@ -75,6 +75,9 @@ def default_methods(quick: bool = False) -> list[Method]:
     """
     return [
         Method("MinNet", "project", "run_minnet.py"),
+        # the query-aware mode: held-out cells scaled by their own statistics (see README)
+        Method("MinNet (query scaling)", "project", "run_minnet.py",
+               options={"scaling": "query"}),
         Method("PCA baseline", "project", "run_baseline.py", stochastic=False),
         Method("Seurat v4", "r-peer", "run_seurat.R", stochastic=False),
         Method("GLUE", "python-peer", "run_glue.py", modalities=("atac",),

@@ -362,3 +362,57 @@ def test_overlap_windows_matches_brute_force(seed):
     got = list(zip(w_idx.tolist(), p_idx.tolist(), strict=True))
     assert set(got) == expected and len(got) == len(expected)
     assert got == sorted(got)
+
+
+# ------------------------------------------------------------------ careless annotations (#14)
+@pytest.mark.parametrize("bad", [1e19, 2.0**63, np.inf, 2**40])
+def test_read_annotation_refuses_positions_beyond_any_chromosome(bad):
+    df = _ann(tss=[1000.0, bad, 300.0])
+    with pytest.raises(MinNetInputError, match="beyond any chromosome") as exc:
+        read_annotation(df)
+    assert "B (" in str(exc.value)  # the gene is named, not silently dropped
+    with pytest.raises(MinNetInputError, match=r"column 'end' .* e.g. C \("):
+        read_annotation(_ann(end=[2000, 6000, bad]))
+    assert read_annotation(_ann(tss=[1000, 2**40 - 1, 300]))["tss"][1] == 2**40 - 1
+
+
+def test_read_annotation_names_genes_with_bad_positions():
+    with pytest.raises(MinNetInputError, match=r"negative values, e.g. B \(-5\)"):
+        read_annotation(_ann(tss=[1, -5, 3]))
+
+
+def test_read_annotation_refuses_paths_that_are_not_tables(tmp_path):
+    with pytest.raises(MinNetInputError, match="is a directory; pass the gene annotation table"):
+        read_annotation(tmp_path)
+    (tmp_path / "zero.tsv").symlink_to("/dev/zero")  # would never stop reading
+    with pytest.raises(MinNetInputError, match="is not a regular file"):
+        read_annotation(tmp_path / "zero.tsv")
+    binary = tmp_path / "rna.h5ad"
+    binary.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(MinNetInputError, match="could not be read as a table") as exc:
+        read_annotation(binary)
+    assert str(binary) in str(exc.value) and "gene_name, chrom, tss, strand" in str(exc.value)
+    (tmp_path / "empty.tsv").write_text("")
+    with pytest.raises(MinNetInputError, match="could not be read as a table"):
+        read_annotation(tmp_path / "empty.tsv")
+    (tmp_path / "cut.tsv.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(MinNetInputError, match="could not be read as a table"):
+        read_annotation(tmp_path / "cut.tsv.gz")
+
+
+def test_read_annotation_names_duplicates_on_other_chromosomes(caplog):
+    df = _ann(gene_name=["A", "A", "B"], chrom=["chrX", "chrY", "chr2"])
+    with caplog.at_level(logging.WARNING, logger="minnet"):
+        out = read_annotation(df)
+    assert out["chrom"].tolist() == ["chrX", "chr2"]  # documented: the first row is kept
+    assert "1 of them also lie on another chromosome (e.g. ['A'])" in caplog.text
+
+
+def test_base_pair_distances_are_bounded():
+    from minnet.genomics import check_bp
+
+    assert check_bp(2000.0, "upstream") == 2000
+    with pytest.raises(MinNetInputError, match="larger than any chromosome"):
+        check_bp(10**19, "upstream")
+    with pytest.raises(MinNetInputError, match="distance"):
+        peaks_near_genes(parse_peak_names(["chr1-1-10"]), read_annotation(_ann()), 2**62)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 import pandas as pd
+import pytest
 
 import minnet
 from minnet.inputs import InputSpec
@@ -113,3 +114,11 @@ def test_stored_spec_round_trips_through_the_model_file(small_model, tmp_path):
             spec.gene_activity, spec.from_peaks)
     pd.testing.assert_frame_equal(loaded.inputs["atac"].annotation, small_model.annotation,
                                   check_dtype=False)
+
+
+@pytest.mark.parametrize("bad", ["chr1-100-200 ", "chr1-300-100", "peak_1"])
+def test_malformed_query_peaks_get_the_peak_name_error(small_model, sim, sim_split, bad):
+    q = sim.atac[~sim_split][:20].copy()
+    q.var_names = [bad] + list(q.var_names[1:])
+    with pytest.raises(minnet.MinNetInputError, match=r"peak name\(s\).*Rename the peaks|start > end"):
+        small_model.embed(q, "atac")

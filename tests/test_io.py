@@ -152,3 +152,113 @@ def _rewrite_header(raw: bytes, edit) -> bytes:
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
     return struct.pack("<Q", len(text)) + text + raw[8 + n :]
+
+
+def _tensor_bytes(raw: bytes, name: str) -> tuple[int, int]:
+    """Byte range of tensor ``name``'s data in the safetensors file ``raw``."""
+    import json
+
+    n = struct.unpack("<Q", raw[:8])[0]
+    start, end = json.loads(raw[8 : 8 + n])[name]["data_offsets"]
+    return 8 + n + start, 8 + n + end
+
+
+def test_nan_or_inf_weights_are_refused_naming_the_tensor(small_model, tmp_path):
+    path = tmp_path / "m.safetensors"
+    small_model.save(path)
+    raw = path.read_bytes()
+    for name, value in (("head.bias", float("nan")), ("encoders.1.0.weight", float("-inf"))):
+        start, _ = _tensor_bytes(raw, name)
+        bad = bytearray(raw)
+        bad[start : start + 4] = struct.pack("<f", value)
+        (tmp_path / "bad.safetensors").write_bytes(bytes(bad))
+        with pytest.raises(ModelFileError, match=f"tensor '{name}' holds 1 NaN or infinite.*"
+                                                 "Re-save the model"):
+            minnet.load(tmp_path / "bad.safetensors")
+
+
+def test_saving_nan_weights_warns_that_load_will_refuse(small_model, tmp_path, caplog):
+    import copy
+
+    import torch
+
+    diverged = copy.deepcopy(small_model)
+    with torch.no_grad():
+        diverged.module.head.weight[0, 0] = float("nan")
+    diverged.save(tmp_path / "m.safetensors")  # a checkpoint of a diverged run is still written
+    assert "saving NaN or infinite weights (head.weight)" in caplog.text
+    with pytest.raises(ModelFileError, match="tensor 'head.weight' holds 1 NaN"):
+        minnet.load(tmp_path / "m.safetensors")
+
+
+def test_paths_that_are_not_regular_files(tmp_path):
+    import os
+
+    dev_zero = tmp_path / "zero.safetensors"
+    dev_zero.symlink_to("/dev/zero")
+    with pytest.raises(ModelFileError, match="not a regular file but a character device; it "
+                                             "links to '/dev/zero'"):
+        minnet.load(dev_zero)
+    fifo = tmp_path / "fifo.safetensors"
+    os.mkfifo(fifo)  # opening it would block forever: refused before any open
+    with pytest.raises(ModelFileError, match="not a regular file but a named pipe"):
+        minnet.load(fifo)
+    with pytest.raises(ModelFileError, match="is a folder, not a model file"):
+        minnet.load(tmp_path)
+    dangling = tmp_path / "dangling.safetensors"
+    dangling.symlink_to(tmp_path / "gone.safetensors")
+    with pytest.raises(FileNotFoundError, match="symbolic link to .*gone.safetensors.*does not "
+                                                "exist"):
+        minnet.load(dangling)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_file_permissions_follow_the_umask(small_model, tmp_path, umask):
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        small_model.save(tmp_path / "m.safetensors")
+        small_model.save(tmp_path / "m.safetensors")  # replacing a file: same rule
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(os.stat(tmp_path / "m.safetensors").st_mode)
+    assert mode == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_hostile_headers_are_refused_before_parsing(small_model, tmp_path):
+    from minnet.io import MAX_HEADER_BYTES
+
+    path = tmp_path / "m.safetensors"
+    small_model.save(path)
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    cases = {
+        "short": (raw[:5], "holds only 5 bytes"),
+        "header_cut": (raw[: 8 + n // 2], f"header claims {n} bytes but the file holds"),
+        "header_longer_than_file": (struct.pack("<Q", 10**15) + raw[8:],
+                                    "header claims 1000000000000000 bytes"),
+        "header_too_large": (struct.pack("<Q", MAX_HEADER_BYTES + 8) + raw[8:]
+                             + b" " * (MAX_HEADER_BYTES + 8),
+                             f"exceeds the {MAX_HEADER_BYTES} bytes"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / f"{name}.safetensors").write_bytes(data)
+        with pytest.raises(ModelFileError, match=f"not a readable MinNet model file.*{message}"):
+            minnet.load(tmp_path / f"{name}.safetensors")
+
+    def metadata_text(text):
+        def edit(header):
+            header["__metadata__"]["minnet"] = text
+            return header
+        return edit
+
+    for text, message in (("[1, 2]", "is not a MinNet model file"),
+                          ("[" * 100_000 + "]" * 100_000, "not valid JSON \\(nested too deeply"),
+                          ('{"format": "minnet-model", "format_version": 1, "modalities": '
+                           '{"rna": 1}}', "edited or damaged: 'modalities' is")):
+        (tmp_path / "meta.safetensors").write_bytes(_rewrite_header(raw, metadata_text(text)))
+        with pytest.raises(ModelFileError, match=message):
+            minnet.load(tmp_path / "meta.safetensors")

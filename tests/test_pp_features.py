@@ -42,3 +42,10 @@ def test_select_features_batches_and_extra(rng):
     assert sum(f in feats for f in names[:20]) >= 15  # the planted variable genes are found
     assert feats == [f for f in names if f in set(feats)]  # kept in the data's order
     assert select_features(lognorm, names, n_top=1000) == names  # fewer genes than n_top: all
+
+
+def test_select_features_takes_one_extra_name_as_a_string(rng):
+    x = log_normalize(rng.poisson(2.0, size=(50, 30)).astype(np.float32))
+    names = [f"g{i}" for i in range(30)]
+    feats = select_features(x, names, n_top=5, extra="g29")
+    assert "g29" in feats and "g" not in feats

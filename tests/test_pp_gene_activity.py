@@ -299,3 +299,20 @@ def test_real_bmmc_multiome():
     np.testing.assert_allclose(
         out[:, gene].X.toarray().ravel(), np.asarray(counts[:, hit].sum(axis=1)).ravel()
     )
+
+
+def test_careless_arguments_get_clear_errors(tmp_path):
+    with pytest.raises(MinNetInputError, match="is a directory"):
+        gene_activity(_atac(), tmp_path)
+    binary = tmp_path / "annotation.tsv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(MinNetInputError, match="annotation.tsv' could not be read as a table"):
+        gene_activity(_atac(), binary)
+    with pytest.raises(MinNetInputError, match="upstream=.* larger than any chromosome"):
+        gene_activity(_atac(), _annotation(), upstream=10**19)  # used to wrap around silently
+    with pytest.raises(MinNetInputError, match="distance=.* larger than any chromosome"):
+        gene_activity(_atac(), _annotation(), distance=10**19)
+    with pytest.raises(MinNetInputError, match=r"min_cells=100 drops every gene: .* in 5 of 6 cells"):
+        gene_activity(_atac(), _annotation(), min_cells=100)
+    with pytest.raises(MinNetInputError, match="genes= is empty"):
+        gene_activity(_atac(), _annotation(), genes=[])

@@ -68,3 +68,15 @@ def test_inputs_not_modified():
     normalized_matrix(a, "rna")
     normalized_matrix(a, "adt")
     np.testing.assert_array_equal(a.X.toarray(), before)
+
+
+def test_normalized_true_on_raw_counts_warns(caplog):
+    counts = ad.AnnData(X=sp.csr_matrix(np.array([[0, 3, 250], [12, 0, 1]], dtype=np.float32)))
+    out = normalized_matrix(counts, "rna", normalized=True, what="rna")
+    np.testing.assert_array_equal(out.toarray(), counts.X.toarray())  # still used as given
+    assert "whole numbers up to 250 although normalized=True" in caplog.text
+    assert "normalized=False" in caplog.text
+    caplog.clear()
+    normalized_matrix(ad.AnnData(X=log_normalize(counts.X)), "rna", normalized=True)
+    normalized_matrix(ad.AnnData(X=np.array([[0.0, 1.0], [1.0, 0.0]])), "adt", normalized=True)
+    assert caplog.text == ""  # log-normalised values and 0/1 data are not counts

@@ -247,7 +247,7 @@ def _mirrors() -> dict:
         }, {"object", "rna.assay", "other.assay", "other.object", "..."}),
         "RunMinNet": ([MinNetModel.embed], {
             "modality": "modality", "slot": ("normalized", _SLOT_NORMALIZED),
-            "batch": "batch_key",
+            "batch": "batch_key", "scaling": "scaling",
         }, {"object", "model", "assay", "reduction.name", "reduction.key", "verbose"}),
         "TransferMinNetLabels": ([tl.transfer_labels], {
             # the core's transfer_labels needs label_key; R defaults to the label train uses
@@ -255,7 +255,7 @@ def _mirrors() -> dict:
             "reduction": ("use_rep", _REDUCTION), "k": "n_neighbors",
             "min.confidence": "min_confidence", "unassigned": "unassigned", "model": "model",
             "modality": "modality", "slot": ("layer", {"counts": None}),
-            "head.weight": "head_weight",
+            "head.weight": "head_weight", "check.model": "check_model",
         }, {"query", "reference", "assay"}),
         "SimulateMinNetData": ([ds.simulate_multiome, ds.simulate_citeseq], {
             "n.cells": "n_cells", "n.cell.types": "n_cell_types", "n.batches": "n_batches",
@@ -270,7 +270,7 @@ def _mirrors() -> dict:
             "smooth": "smooth", "n.neighbors": "n_neighbors", "percentile": "percentile",
             "seed": "seed", "verbose": "progress",
         }, {"rna", "atac", "model", "peak.assay", "expression.assay", "atac.assay",
-            "return.links"}),
+            "return.links", "check.model"}),
     }
 
 

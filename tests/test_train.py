@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,3 +105,92 @@ def test_training_refuses_an_infinite_radius(sim):
     with pytest.raises(MinNetInputError, match="radius must be a finite number"):
         minnet.train(sim.rna[:60], sim.atac[:60], modality="atac", annotation=sim.annotation,
                      radius=np.inf, progress=False)
+
+
+# ---------------------------------------------------------------- careless training inputs (#14)
+def test_labels_and_batches_that_mean_missing_are_refused(small):
+    rna, act = small
+    bad = rna.copy()
+    labels = bad.obs["cell_type"].astype(str).to_numpy()
+    labels[:3] = "nan"  # what astype(str) makes of NaN
+    labels[3] = "None"
+    bad.obs["cell_type"] = labels
+    with pytest.raises(MinNetInputError, match=r"4 cell\(s\) whose label means missing") as exc:
+        _quick(bad, act)
+    assert "'nan': 3" in str(exc.value) and "'None': 1" in str(exc.value)
+    batch = rna.copy()
+    batch.obs["batch"] = np.where(np.arange(rna.n_obs) < 5, "", "b1")
+    with pytest.raises(MinNetInputError, match=r"5 cell\(s\) whose batch means missing"):
+        _quick(batch, act, batch_key="batch")
+    batch.obs["batch"] = np.where(np.arange(rna.n_obs) < 5, None, "b1")  # real missing values
+    with pytest.raises(MinNetInputError, match=r"rna.obs\['batch'\] has 5 missing values"):
+        _quick(batch, act, batch_key="batch")
+
+
+def test_classes_too_small_for_the_validation_split_warn(small, caplog):
+    rna, act = small
+    many = rna.copy()
+    many.obs["cell_type"] = [f"t{i // 2}" for i in range(rna.n_obs)]  # 150 classes of 2 cells
+    model = _quick(many, act, epochs=1)
+    assert "150 classes for 300 cells" in caplog.text and "coarser labels" in caplog.text
+    assert "leaves 0 validation cell(s)" in caplog.text and "validation_fraction=0" in caplog.text
+    assert model.summary["n_val"] == 0
+
+
+def test_rare_classes_and_label_variants_warn(caplog):
+    from minnet.train import _warn_about_classes
+
+    codes = np.repeat([0, 1, 2, 3], [100, 100, 2, 1])
+    _warn_about_classes(codes, ["B", "B ", "NK", "T"], 0.2, "cell_type")
+    assert "2 of 4 classes of rna.obs['cell_type'] are too small" in caplog.text
+    assert "'NK' (2)" in caplog.text and "'T' (1)" in caplog.text
+    assert "differ only by case or surrounding spaces (['B', 'B '])" in caplog.text
+    caplog.clear()
+    _warn_about_classes(codes, ["A", "B", "C", "D"], 0.0, "cell_type")  # no split: no warning
+    assert caplog.text == ""
+
+
+def test_swapped_modalities_are_refused(sim):
+    with pytest.raises(MinNetInputError, match="first argument of train is the RNA"):
+        minnet.train(sim.atac[:60], sim.rna[:60], annotation=sim.annotation, progress=False)
+    with pytest.raises(MinNetInputError, match="modality='adt' but .* look like ATAC peaks"):
+        minnet.train(sim.rna[:60], sim.atac[:60], modality="adt", progress=False)
+
+
+def test_batch_problems_are_refused_before_any_work(small, caplog):
+    rna, act = small
+    lonely = rna.copy()
+    lonely.obs["batch"] = np.where(np.arange(rna.n_obs) == 0, "lonely", "b1")
+    with pytest.raises(MinNetInputError, match=r"'lonely' \(1 cell\)") as exc:
+        _quick(lonely, act, batch_key="batch")
+    assert "Merge it into another batch" in str(exc.value)
+    with pytest.raises(MinNetInputError, match="label_key and batch_key are both"):
+        _quick(rna, act, batch_key="cell_type")
+    from minnet.train import _cell_columns
+
+    confounded = rna.copy()
+    confounded.obs["sample"] = "s_" + confounded.obs["cell_type"].astype(str)
+    _cell_columns(confounded, "cell_type", "sample", 0.2)
+    assert "batches and cell types are confounded" in caplog.text
+
+
+def test_bad_runtime_settings_fail_at_once(small, monkeypatch):
+    rna, act = small
+    called = []
+    train_module = importlib.import_module("minnet.train")  # minnet.train is the function
+    monkeypatch.setattr(train_module.InputSpec, "fit", lambda *a, **k: called.append(1))
+    with pytest.raises(MinNetInputError, match="epochs must be an integer >= 1, got 2.5"):
+        _quick(rna, act, epochs=2.5)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(MinNetInputError, match="CUDA is not available"):
+        _quick(rna, act, device="cuda")
+    assert called == []  # refused before any preprocessing
+
+
+def test_extra_feature_given_as_a_string_is_one_feature(small):
+    rna, act = small
+    from minnet.train import _check_pairing
+
+    gene = rna.var_names[5]
+    assert _check_pairing(rna, act, "atac", gene, None) == ([gene], None)
+    assert _check_pairing(rna, act, "atac", None, (gene,)) == (None, [gene])

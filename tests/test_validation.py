@@ -103,6 +103,23 @@ def test_check_negatives():
         v.check_negatives("random")
 
 
+@pytest.mark.parametrize("good", ["X_minnet", "X minnet (v2)", "..", "é"])
+def test_check_key_accepts_keys_that_read_back(good, tmp_path):
+    assert v.check_key(good, "key_added") == good
+    a = ad.AnnData(np.zeros((2, 1)))
+    a.obsm[good] = np.ones((2, 2))
+    a.write_h5ad(tmp_path / "k.h5ad")
+    assert good in ad.read_h5ad(tmp_path / "k.h5ad").obsm
+
+
+@pytest.mark.parametrize("bad", ["X/evil/../../x", "/X", "X/", "", ".", "a\0b", None, 3, b"X"])
+def test_check_key_refuses_keys_h5ad_cannot_store(bad):
+    with pytest.raises(MinNetInputError, match=r"^--key-added must be a non-empty string without "
+                                               r"'/' .* could not be read back; got .* Use e\.g\. "
+                                               r"'X_minnet'\.$"):
+        v.check_key(bad, "--key-added")
+
+
 # --------------------------------------------------------------------------------------------
 # Matrices
 # --------------------------------------------------------------------------------------------
@@ -193,6 +210,24 @@ def test_obs_column():
         v.obs_column(a, "type", "rna", "label")
     with pytest.raises(MinNetInputError, match=r"rna.obs\['kind'\] has 1 missing values; fill or"):
         v.obs_column(a, "kind", "rna", "label")
+
+
+@pytest.mark.parametrize("missing", ["nan", "NaN", "None", "", " ", "<NA>", "NA", "null"])
+def test_check_no_missing_strings_refuses_what_means_missing(missing):
+    values = np.array(["T", "B", missing, missing], dtype=object)
+    with pytest.raises(MinNetInputError, match=r"rna.obs\['type'\] has 2 cell\(s\) whose label "
+                                               r"means missing") as exc:
+        v.check_no_missing_strings(values, "rna", "type", "label")
+    assert f"{missing!r}: 2" in str(exc.value) and "Drop the cells whose label" in str(exc.value)
+    v.check_no_missing_strings(np.array(["T", "NK", "nan-like", "NaN cells"]), "rna", "t", "label")
+
+
+def test_check_group_sizes_names_the_small_groups():
+    v.check_group_sizes(np.array(["a", "a", "b", "b"]), "rna", "batch", "batch")
+    with pytest.raises(MinNetInputError, match=r"rna.obs\['batch'\] has 1 batch group\(s\) with "
+                                               r"fewer than 2 cells: 'b' \(1 cell\)") as exc:
+        v.check_group_sizes(np.array(["a", "a", "b"]), "rna", "batch", "batch")
+    assert "Merge it into another batch, or drop those cells." in str(exc.value)
 
 
 def test_check_columns():

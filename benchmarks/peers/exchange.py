@@ -131,7 +131,7 @@ def single_thread() -> None:
 
 
 def runner_args(doc: str, *, exchange: bool, seed_help: str | None = None,
-                iterations_help: str | None = None):
+                iterations_help: str | None = None, scaling: bool = False):
     """The command line every runner shares, parsed; the runner is then kept on one thread.
 
     ``exchange=True``: runners reading the driver's exchange folder (``--data --seed --out
@@ -158,6 +158,8 @@ def runner_args(doc: str, *, exchange: bool, seed_help: str | None = None,
     p.add_argument("--out", type=Path, required=True)
     if exchange:
         p.add_argument("--iterations", type=int, default=None, help=iterations_help)
+    if scaling:  # MinNet: how the held-out cells are scaled (MinNetModel.embed's scaling=)
+        p.add_argument("--scaling", choices=["reference", "query"], default="reference")
     args = p.parse_args()
     single_thread()
     return args

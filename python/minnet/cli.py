@@ -1,23 +1,190 @@
-"""Command line: ``minnet demo | train | embed | transfer``."""
+"""Command line: ``minnet demo | train | embed | transfer | links``.
+
+Before any work, every command checks its files (:func:`_check_files`): inputs exist and are of
+the right kind, the output's folder exists and is writable, and the output is none of the
+inputs, so a careless ``--out`` never replaces the user's data.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Literal
 
 from ._utils import MinNetInputError
 
 MODEL_SUFFIX = ".safetensors"
 
+#: What a file option holds: an AnnData file, a MinNet model file, a text table, a folder.
+FileKind = Literal["h5ad", "model", "table", "folder"]
+
+#: Per command: its input file options with their kind, the kind of its ``--out``, and the
+#: options that name an ``obsm`` key.
+_FILES: dict[str, tuple[dict[str, FileKind], FileKind, tuple[str, ...]]] = {
+    "demo": ({}, "folder", ()),
+    "train": ({"rna": "h5ad", "other": "h5ad", "annotation": "table"}, "model", ()),
+    "embed": ({"model": "model", "input": "h5ad", "annotation": "table"}, "h5ad",
+              ("key_added",)),
+    "transfer": ({"reference": "h5ad", "query": "h5ad", "model": "model"}, "h5ad",
+                 ("use_rep",)),
+    "links": ({"rna": "h5ad", "atac": "h5ad", "annotation": "table", "model": "model"},
+              "table", ("use_rep",)),
+}
+_EXAMPLE = {"model": f"model{MODEL_SUFFIX}", "h5ad": "out.h5ad", "table": "links.tsv"}
+_WHAT = {"model": "a MinNet model file", "h5ad": "an h5ad (HDF5) file",
+         "table": "a text file", "binary": "a binary file"}
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _file_kind(path: Path) -> Literal["h5ad", "model", "table", "binary"]:
+    """What an existing file holds, from its first bytes (nothing else is read)."""
+    import h5py
+    from safetensors import SafetensorError, safe_open
+
+    if h5py.is_hdf5(path):
+        return "h5ad"
+    try:
+        with safe_open(str(path), framework="np") as fh:
+            # the metadata key of io.py's model files (io itself would import torch)
+            if "minnet" in (fh.metadata() or {}):
+                return "model"
+    except (SafetensorError, OSError):
+        pass
+    with open(path, "rb") as fh:
+        return "binary" if b"\0" in fh.read(8192) else "table"
+
+
+def _check_input(path: str, name: str, kind: FileKind) -> None:
+    """An input file exists, is a file, and (h5ad) starts with the HDF5 signature."""
+    where = f"{'model' if kind == 'model' else 'input'} file {path!r} ({_option(name)})"
+    if not os.path.exists(path):
+        raise MinNetInputError(f"{where} does not exist.")
+    if os.path.isdir(path):
+        raise MinNetInputError(f"{where} is a folder; give the file's path.")
+    if not os.path.isfile(path):  # a pipe or device: reading it could block or never end
+        raise MinNetInputError(f"{where} is not a regular file; give the path of a saved file.")
+    if not os.access(path, os.R_OK):
+        raise MinNetInputError(f"{where} is not readable (check its permissions).")
+    found = _file_kind(Path(path))
+    if kind == "h5ad" and found != "h5ad":
+        hint = " (pass it as --model)" if found == "model" else ""
+        raise MinNetInputError(
+            f"{where} is not an h5ad file: it is {_WHAT[found]}{hint}. Pass an AnnData file "
+            "written by anndata (adata.write_h5ad(...))."
+        )
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file: same real path, or (both existing) same inode."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links, case-insensitive file systems
+    except OSError:
+        return False
+
+
+def _check_output(path: str, kind: FileKind, inputs: dict[str, str]) -> None:
+    """``--out`` is writable, is none of the inputs, and replaces nothing but its own kind.
+
+    Raises
+    ------
+    MinNetInputError
+        Naming the problem and the fix.
+    """
+    if not path:
+        raise MinNetInputError("--out must not be empty.")
+    for name, other in inputs.items():
+        if _same_file(path, other):
+            raise MinNetInputError(
+                f"--out {path!r} is the same file as the input {_option(name)} {other!r}: "
+                "MinNet never writes over its inputs. Choose another file name for --out."
+            )
+    out = Path(path)
+    if kind == "folder":  # demo: a folder of results, created with its parents
+        if out.exists() and not out.is_dir():
+            raise MinNetInputError(f"--out {path!r} is a file; give a folder name for the results.")
+        return
+    example = str(out / _EXAMPLE[kind])
+    if out.is_dir():
+        raise MinNetInputError(f"--out {path!r} is a folder; give a file name, e.g. {example!r}.")
+    if path.endswith(("/", os.sep)):
+        raise MinNetInputError(
+            f"--out {path!r} ends with '/' but must name a file: drop the '/' or give a file in "
+            f"that folder, e.g. {example!r}."
+        )
+    _check_folder(out, path)
+    if out.exists():
+        if not os.access(out, os.W_OK):
+            raise MinNetInputError(f"--out {path!r} is read-only; choose another file name.")
+        found = _file_kind(out) if out.stat().st_size else kind
+        if found != kind:
+            raise MinNetInputError(
+                f"--out {path!r} exists and is {_WHAT[found]}, not {_WHAT[kind]}: MinNet does not "
+                "replace it. Choose another file name (or delete the file first)."
+            )
+    if kind == "model" and out.suffix.lower() == ".h5ad":
+        raise MinNetInputError(
+            f"--out {path!r} is the model file (safetensors), not an h5ad; name it e.g. "
+            f"{str(out.with_suffix(MODEL_SUFFIX))!r}."
+        )
+
+
+def _check_folder(out: Path, path: str) -> None:
+    """The folder ``--out`` goes into exists, is a folder and is writable."""
+    folder = out.parent
+    if not folder.exists():
+        raise MinNetInputError(
+            f"--out {path!r}: folder {str(folder)!r} does not exist; create it first "
+            f"(mkdir -p {folder})."
+        )
+    if not folder.is_dir():
+        raise MinNetInputError(f"--out {path!r}: {str(folder)!r} is a file, not a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise MinNetInputError(
+            f"--out {path!r}: folder {str(folder)!r} is not writable; choose another folder."
+        )
+
+
+def _check_files(args: argparse.Namespace) -> None:
+    """Every file and key option of the command, checked before any work.
+
+    Raises
+    ------
+    MinNetInputError
+        On the first problem: a missing or wrong-kind input, an unusable ``--out``, an ``--out``
+        that is one of the inputs, an ``obsm`` key that h5ad cannot store.
+    """
+    from .validation import check_key
+
+    kinds, out_kind, keys = _FILES[args.command]
+    for name in keys:
+        check_key(getattr(args, name), _option(name))
+    inputs = {name: getattr(args, name) for name in kinds if getattr(args, name) is not None}
+    for name, path in inputs.items():
+        _check_input(path, name, kinds[name])
+    _check_output(args.out, out_kind, inputs)
+
 
 def _read(path: str):
+    """An h5ad input (already checked by :func:`_check_files`) as AnnData."""
     import anndata as ad
 
     if not Path(path).is_file():
         raise MinNetInputError(f"input file {path!r} does not exist.")
-    return ad.read_h5ad(path)
+    try:
+        return ad.read_h5ad(path)
+    except (OSError, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise MinNetInputError(
+            f"input file {path!r} is an HDF5 file but not an h5ad file anndata can read "
+            f"({type(err).__name__}: {err}). Pass an AnnData file written by adata.write_h5ad()."
+        ) from None
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -244,15 +411,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``minnet`` command."""
+    """Entry point of the ``minnet`` command.
+
+    Returns the exit status: 0 on success, 2 on an error (one line ``minnet <command>: error:
+    …`` on stderr, as argparse reports a wrong option), 130 when interrupted.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        _check_files(args)  # before any work: a bad --out must not cost a training run
         return args.func(args)
-    except (MinNetInputError, FileNotFoundError, ValueError) as err:
-        print(f"minnet {args.command}: error: {err}", file=sys.stderr)
+    except (MinNetInputError, OSError, ValueError) as err:
+        message = " ".join(line.strip() for line in str(err).splitlines())  # one line
+        print(f"minnet {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # training handles Ctrl-C itself; elsewhere stop quietly
+        print(f"minnet {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,10 @@ All functions are vectorised: peaks are sorted once and windows are located with
 
 from __future__ import annotations
 
+import csv
+import lzma
 import os
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from minnet.validation import check_columns, check_int
 __all__ = [
     "parse_peak_names",
     "read_annotation",
+    "check_bp",
     "harmonize_chromosomes",
     "peaks_near_genes",
     "gene_windows",
@@ -44,6 +48,12 @@ _POS_BITS = 40
 _BIG = np.int64(1) << _POS_BITS
 
 _REQUIRED_ANNOTATION = ("gene_name", "chrom", "tss", "strand")
+_ANNOTATION_FILE = (
+    "a tab- or comma-separated text file, optionally gzip-compressed, with a header and the "
+    "columns gene_name, chrom, tss, strand"
+)
+# Annotation positions share the peaks' limit: larger ones would overflow the int64 keys.
+MAX_POSITION = int(_BIG) - 1
 _STRAND_MAP = {
     "+": "+",
     "-": "-",
@@ -127,26 +137,65 @@ def parse_peak_names(names: Sequence[str]) -> pd.DataFrame:
 # Gene annotation
 # --------------------------------------------------------------------------------------------
 def _read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a TSV/CSV table (separator from the extension, sniffed for other extensions)."""
+    """Read a TSV/CSV table (separator from the extension, sniffed for other extensions).
+
+    Only regular files are read (a directory, or a device such as ``/dev/zero`` that never
+    ends, is refused); a file that is not a text table fails with the path and what is expected.
+    """
     p = Path(path)
     if not p.exists():
         raise MinNetInputError(
             f"annotation file {str(p)!r} does not exist; pass an existing TSV/CSV path or a "
             "pandas DataFrame."
         )
+    if not p.is_file():
+        kind = "a directory" if p.is_dir() else "not a regular file"
+        raise MinNetInputError(
+            f"annotation path {str(p)!r} is {kind}; pass the gene annotation table itself, "
+            f"{_ANNOTATION_FILE}, or a pandas DataFrame."
+        )
     suffixes = [s.lower() for s in p.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".bz2", ".xz", ".zip"):
         suffixes = suffixes[:-1]
     ext = suffixes[-1] if suffixes else ""
-    if ext == ".csv":
-        return pd.read_csv(p, sep=",")
-    if ext in (".tsv", ".txt", ".tab"):
-        return pd.read_csv(p, sep="\t")
-    return pd.read_csv(p, sep=None, engine="python")
+    try:
+        if ext == ".csv":
+            return pd.read_csv(p, sep=",")
+        if ext in (".tsv", ".txt", ".tab"):
+            return pd.read_csv(p, sep="\t")
+        return pd.read_csv(p, sep=None, engine="python")
+    # binary files (h5ad, a gzip without .gz), empty or ragged files, broken archives
+    except (ValueError, OSError, EOFError, csv.Error, lzma.LZMAError, zipfile.BadZipFile) as err:
+        raise MinNetInputError(
+            f"annotation file {str(p)!r} could not be read as a table ({type(err).__name__}: "
+            f"{str(err)[:200]}); pass {_ANNOTATION_FILE}, or a pandas DataFrame."
+        ) from err
 
 
-def _to_int_column(values: pd.Series, column: str) -> np.ndarray:
-    """Convert a column to int64, requiring integer-valued, non-negative entries."""
+def check_bp(value: object, name: str) -> int:
+    """A non-negative number of base pairs, at most :data:`MAX_POSITION` (no int64 overflow).
+
+    Raises
+    ------
+    MinNetInputError
+        If ``value`` is not a non-negative integer (integer-valued floats are accepted) or is
+        larger than any chromosome.
+    """
+    bp = check_int(value, name, 0, allow_float=True)
+    if bp > MAX_POSITION:
+        raise MinNetInputError(
+            f"{name}={value!r} bp is larger than any chromosome (at most {MAX_POSITION}); pass a "
+            "distance in base pairs, e.g. 2000."
+        )
+    return bp
+
+
+def _to_int_column(values: pd.Series, column: str, genes: pd.Series | None = None
+                   ) -> np.ndarray:
+    """Convert a column to int64, requiring integer positions in ``[0, MAX_POSITION]``.
+
+    ``genes`` (the rows' gene names) makes the messages name the offending genes.
+    """
     num = pd.to_numeric(values, errors="coerce")
     bad = num.isna() & values.notna()
     if bad.any():
@@ -155,15 +204,30 @@ def _to_int_column(values: pd.Series, column: str) -> np.ndarray:
             f"{values[bad].astype(str).tolist()[:5]}; it must hold integer positions."
         )
     arr = num.to_numpy(dtype=np.float64)
+
+    def examples(mask: np.ndarray) -> str:
+        vals = [f"{v:.15g}" for v in arr[mask][:5]]
+        if genes is None:
+            return str(vals)
+        return ", ".join(f"{g} ({v})" for g, v in zip(genes[mask][:5], vals, strict=False))
+
+    # checked on floats, before the cast: 1e19 would wrap to a negative int64
+    too_big = ~(arr <= MAX_POSITION)
+    if too_big.any():
+        raise MinNetInputError(
+            f"annotation column {column!r} has {int(too_big.sum())} position(s) beyond any "
+            f"chromosome (> {MAX_POSITION}), e.g. {examples(too_big)}; fix or drop those rows "
+            "(a unit or parsing error?)."
+        )
     if np.any(arr != np.round(arr)):
         raise MinNetInputError(
             f"annotation column {column!r} has non-integer values, e.g. "
-            f"{arr[arr != np.round(arr)][:5].tolist()}; it must hold integer 1-based positions."
+            f"{examples(arr != np.round(arr))}; it must hold integer 1-based positions."
         )
     if np.any(arr < 0):
         raise MinNetInputError(
             f"annotation column {column!r} has negative values, e.g. "
-            f"{arr[arr < 0][:5].tolist()}; positions must be >= 0."
+            f"{examples(arr < 0)}; positions must be >= 0."
         )
     return arr.astype(np.int64)
 
@@ -205,10 +269,10 @@ def read_annotation(annotation: pd.DataFrame | str | os.PathLike) -> pd.DataFram
     df = _drop_incomplete_rows(df.reset_index(drop=True))
     df["gene_name"] = df["gene_name"].astype(str)
     df["chrom"] = df["chrom"].astype(str)
-    df["tss"] = _to_int_column(df["tss"], "tss")
+    df["tss"] = _to_int_column(df["tss"], "tss", df["gene_name"])
     df["strand"] = _strand_column(df["strand"])
     if "end" in df.columns:
-        df["end"] = _end_column(df["end"], df["tss"])
+        df["end"] = _end_column(df["end"], df["tss"], df["gene_name"])
     df = _drop_duplicate_genes(df)
     first = ("gene_name", "chrom", "tss", "strand", "end", "gene_id", "biotype")
     order = [c for c in first if c in df.columns]
@@ -261,7 +325,7 @@ def _strand_column(values: pd.Series) -> pd.Series:
     return strand.astype(object)
 
 
-def _end_column(end: pd.Series, tss: pd.Series) -> np.ndarray:
+def _end_column(end: pd.Series, tss: pd.Series, genes: pd.Series) -> np.ndarray:
     """Gene-body ends as int64; a missing end becomes the TSS (no gene body, logged)."""
     no_end = end.isna()
     if no_end.any():
@@ -269,17 +333,25 @@ def _end_column(end: pd.Series, tss: pd.Series) -> np.ndarray:
             "read_annotation: %d gene(s) have no 'end'; their gene body is ignored.",
             int(no_end.sum()),
         )
-    return _to_int_column(end.where(~no_end, tss), "end")
+    return _to_int_column(end.where(~no_end, tss), "end", genes)
 
 
 def _drop_duplicate_genes(df: pd.DataFrame) -> pd.DataFrame:
     """The first row of each gene name (later duplicates are dropped, logged)."""
     dup = df["gene_name"].duplicated(keep="first")
     if dup.any():
+        # rows of one name on different chromosomes (PAR genes on chrX and chrY, or a table
+        # mixing assemblies) are named: their activity comes from the first row's place only
+        first_chrom = df.loc[~dup].set_index("gene_name")["chrom"]
+        moved = df.loc[dup & (df["chrom"] != df["gene_name"].map(first_chrom)), "gene_name"]
         logger.warning(
-            "read_annotation: %d duplicated gene_name row(s); keeping the first occurrence "
-            "of each gene.",
+            "read_annotation: %d duplicated gene_name row(s) (e.g. %s); keeping the first "
+            "occurrence of each gene%s.",
             int(dup.sum()),
+            pd.unique(df.loc[dup, "gene_name"])[:5].tolist(),
+            "" if moved.empty else (f"; {moved.nunique()} of them also lie on another "
+                                    f"chromosome (e.g. {pd.unique(moved)[:5].tolist()}), "
+                                    "which is ignored"),
         )
         df = df.loc[~dup].reset_index(drop=True)
     return df
@@ -422,7 +494,7 @@ def peaks_near_genes(peaks: pd.DataFrame, annotation: pd.DataFrame, distance: in
         If ``distance`` is negative, a column is missing, or no pair is found at all (the
         message shows the chromosome names seen on each side).
     """
-    distance = check_int(distance, "distance", 0, allow_float=True)
+    distance = check_bp(distance, "distance")
     check_columns(peaks, ("chrom", "start", "end"), "peaks")
     check_columns(annotation, ("gene_name", "chrom", "tss"), "annotation")
     if annotation["tss"].isna().any():
@@ -490,7 +562,7 @@ def gene_windows(
         Columns ``chrom``, ``start``, ``end`` (1-based closed, ``start`` clipped at 0), one row
         per annotation row, same index.
     """
-    upstream = check_int(upstream, "upstream", 0, allow_float=True)
+    upstream = check_bp(upstream, "upstream")
     tss = annotation["tss"].to_numpy(dtype=np.int64)
     minus = annotation["strand"].to_numpy(dtype=object) == "-"
     start = np.where(minus, tss, tss - upstream)

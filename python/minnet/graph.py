@@ -54,6 +54,8 @@ def build_rna_graph(
     multi = batches is not None and len(np.unique(np.asarray(batches).astype(str))) > 1
     if multi:
         adata.obs["batch"] = pd.Categorical(np.asarray(batches).astype(str))
+        if batch_correction == "combat":
+            _check_combat_batches(adata.obs["batch"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if multi and batch_correction == "combat":
@@ -73,6 +75,18 @@ def build_rna_graph(
     logger.info("RNA graph: %d cells, %d edges (k=%d, %s)", n, lengths.nnz // 2, k,
                 batch_correction if multi else "single batch")
     return lengths
+
+
+def _check_combat_batches(batch: pd.Series) -> None:
+    """Refuse batches of one cell: ComBat divides by their variance and fills the data with NaN."""
+    sizes = batch.value_counts()
+    single = sizes.index[sizes < 2].tolist()
+    if single:
+        raise MinNetInputError(
+            f"{len(single)} batch(es) hold a single cell (e.g. {single[:5]}); ComBat needs at "
+            "least 2 cells per batch (one cell has no variance). Merge them into another batch "
+            "or drop those cells, or use batch_correction='none'."
+        )
 
 
 def _harmony(pcs: np.ndarray, obs: pd.DataFrame, seed: int) -> np.ndarray:

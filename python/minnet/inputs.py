@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from .pp._normalize import PEAK_TOTALS, normalized_matrix
 from .pp._scale import Standardizer
 from .settings import GeneActivitySettings
 from .validation import Modality
+
+# how model input is scaled at embedding (see InputSpec.scaler)
+Scaling = Literal["reference", "query"]
 
 # Distance-weighted gene activity is dense (a 100 kb window gives ~70 % of genes a non-zero
 # value in a typical cell): genes are chosen on at most this many cells, then computed for all.
@@ -53,6 +56,10 @@ class InputSpec:
         be summarised the same way; else None.
     from_peaks
         True when training computed gene activity from peaks itself.
+    scale_mean, scale_std
+        Each feature's mean and standard deviation over the training cells: the reference
+        scaling, which makes a cell's input independent of the other cells it is embedded
+        with (None in models of minnet 0.1.0, which can only scale each query by its own).
     """
 
     modality: Modality
@@ -62,6 +69,8 @@ class InputSpec:
     gene_activity: GeneActivitySettings | None = None
     annotation: pd.DataFrame | None = None
     from_peaks: bool = False
+    scale_mean: list[float] | None = None
+    scale_std: list[float] | None = None
 
     # --- fitting on the paired training data ----------------------------------------------
     @classmethod
@@ -106,7 +115,9 @@ class InputSpec:
         if annotation is not None and modality == "atac":
             ann = annotation[annotation["gene_name"].isin(set(feat))].reset_index(drop=True)
         means = np.asarray(x.mean(axis=0)).ravel().tolist()
-        spec = cls(modality, feat, means, float(max_value), ga, ann, from_peaks)
+        ref = Standardizer.fit(x, None, max_value)
+        spec = cls(modality, feat, means, float(max_value), ga, ann, from_peaks,
+                   ref.mean[0].tolist(), ref.std[0].tolist())
         return spec, x
 
     # --- applying to any data of the modality ----------------------------------------------
@@ -125,6 +136,7 @@ class InputSpec:
         what = what or f"{self.modality} data"
         params = None if self.gene_activity is None else self.gene_activity.as_dict()
         ann = annotation if annotation is not None else self.annotation
+        self._refuse_malformed_peaks(adata.var_names)
         x, names = modality_matrix(adata, self.modality, layer, normalized, ann, params, what)
         if (self.from_peaks and not looks_like_peaks(adata.var_names)
                 and PEAK_TOTALS not in adata.obs.columns):
@@ -135,6 +147,21 @@ class InputSpec:
                 ", ".join(f"{k}={v}" for k, v in (params or {}).items()))
         return x, names
 
+    def _refuse_malformed_peaks(self, var_names: pd.Index) -> None:
+        """ATAC features that are neither the model's genes nor parsable peaks: say which.
+
+        Peak names with a typo (a trailing space, start > end, ``peak_1``) do not look like
+        peaks, so they would be taken for gene activity and fail as "shares only 0 of the
+        model's features"; the peak parser names the bad peaks and the accepted formats.
+        """
+        if self.modality != "atac" or looks_like_peaks(var_names):
+            return
+        if pd.Index(self.features).isin(var_names).any():
+            return  # gene activity
+        from .genomics import parse_peak_names
+
+        parse_peak_names(list(var_names))
+
     def align(self, x: sp.csr_matrix, names: Sequence[str], min_overlap: float = 0.3,
               what: str | None = None) -> sp.csr_matrix:
         """Columns of ``x`` in the model's feature order; absent features are 0 (and reported)."""
@@ -142,8 +169,21 @@ class InputSpec:
                                     min_overlap)
         return aligned
 
-    def scaler(self, x: sp.csr_matrix, groups: np.ndarray | None = None) -> Standardizer:
-        """Per-dataset (or per-``groups``) standardisation of the model input ``x``."""
+    def scaler(self, x: sp.csr_matrix, groups: np.ndarray | None = None,
+               scaling: Scaling = "reference") -> Standardizer:
+        """Standardisation of the model input ``x``.
+
+        ``"reference"``: with the training cells' statistics, so each cell is scaled on its own
+        (``groups`` is not used); ``"query"``: with the statistics of ``x`` itself, or of each
+        of its ``groups`` — then a cell's input depends on the other cells of its group.
+        """
+        if scaling == "reference":
+            if self.scale_mean is None:
+                raise MinNetInputError(
+                    "this model (minnet 0.1.0) stores no training statistics, so it can only "
+                    "scale each query by its own: use scaling='query', or retrain the model.")
+            return Standardizer.fixed(self.scale_mean, self.scale_std, x.shape[0],
+                                      self.max_value)
         return Standardizer.fit(x, groups, self.max_value)
 
     # --- the model file ---------------------------------------------------------------------
@@ -158,9 +198,14 @@ class InputSpec:
     @classmethod
     def from_model_metadata(cls, modality: Modality, features: list[str],
                             feature_means: list[float] | None, config: dict,
-                            annotation: pd.DataFrame | None) -> InputSpec:
-        """Rebuild a stored spec from the model file's entries (files of 0.1.0 included)."""
+                            annotation: pd.DataFrame | None,
+                            scale: tuple[list[float], list[float]] | None = None) -> InputSpec:
+        """Rebuild a stored spec from the model file's entries (files of 0.1.0 included).
+
+        ``scale``: the training statistics (mean, std); files of 0.1.0 have none.
+        """
         ga = config.get("gene_activity") if modality == "atac" else None
+        mean, std = scale if scale is not None else (None, None)
         return cls(
             modality, list(features),
             None if feature_means is None else [float(v) for v in feature_means],
@@ -168,6 +213,8 @@ class InputSpec:
             None if ga is None else GeneActivitySettings(**ga),
             annotation if modality == "atac" else None,
             modality == "atac" and config.get("atac_input") == "peaks",
+            None if mean is None else [float(v) for v in mean],
+            None if std is None else [float(v) for v in std],
         )
 
 

@@ -14,14 +14,20 @@ import torch
 from anndata import AnnData
 
 from . import __version__
-from ._utils import MinNetInputError
-from .inputs import InputSpec
-from .io import ModelFileError, read_model_file, write_model_file
+from ._utils import MinNetInputError, logger
+from .inputs import InputSpec, Scaling
+from .io import TensorInfo, edited_or_damaged, read_model_file, write_model_file
 from .module import MinNetModule
 from .pp._gene_activity import SETTINGS as GENE_ACTIVITY_SETTINGS
 from .pp._scale import Standardizer
-from .settings import TrainSettings, setting_groups
-from .validation import Modality, check_anndata, check_modality, obs_column
+from .settings import GeneActivitySettings, TrainSettings
+from .validation import (
+    Modality,
+    check_anndata,
+    check_choice,
+    check_modality,
+    obs_column,
+)
 
 # Genes shared by the data and both training profiles needed before the modality check speaks.
 _MIN_SHARED_FOR_CHECK = 20
@@ -100,7 +106,7 @@ class MinNetModel:
             f"{len(self.features[self.modalities[0]])} + {len(self.features[self.modalities[1]])} "
             f"features, {len(self.labels)} cell types, hidden {self.config.get('n_hidden')}, "
             f"latent {self.config.get('n_latent')}; best epoch {s.get('best_epoch')} of "
-            f"{s.get('epochs_run')}, validation accuracy {s.get('best_val_accuracy', float('nan')):.3f})"
+            f"{s.get('epochs_run')}, validation accuracy {s.get('best_val_accuracy') or float('nan'):.3f})"
         )
 
     @property
@@ -114,7 +120,8 @@ class MinNetModel:
         for name, tensor in sorted(self.module.state_dict().items()):
             h.update(name.encode())
             h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        h.update(json.dumps([self.modalities, self.features, self.labels]).encode())
+        scaling = {m: [spec.scale_mean, spec.scale_std] for m, spec in self.inputs.items()}
+        h.update(json.dumps([self.modalities, self.features, self.labels, scaling]).encode())
         return h.hexdigest()[:16]
 
     @property
@@ -142,8 +149,9 @@ class MinNetModel:
         min_overlap: float = 0.3,
         annotation: pd.DataFrame | str | None = None,
         verify_modality: bool = True,
+        scaling: Scaling = "reference",
     ) -> tuple[int, Standardizer, sp.csr_matrix]:
-        """Normalise, align and fit per-dataset scaling of ``adata`` for one encoder."""
+        """Normalise and align ``adata`` for one encoder, and its scaler (see :meth:`embed`)."""
         check_anndata(adata, "adata")
         m = self._modality_index(modality)
         spec = self.inputs[self.modalities[m]]
@@ -155,10 +163,17 @@ class MinNetModel:
         x = spec.align(x, names, min_overlap)
         if verify_modality:
             self._verify_modality(spec.modality, x, names)
+        _warn_empty_cells(x, spec.modality)
+        scaling = _scaling_for(spec, check_choice(scaling, "scaling", ("reference", "query")))
         groups = None
         if batch_key is not None:
             groups = obs_column(adata, batch_key, "adata", "batch")
-        return m, spec.scaler(x, groups), x
+            if scaling == "reference":
+                logger.info("batch_key is used with scaling='query' only; every cell is "
+                            "scaled with the training statistics")
+        if scaling == "query":
+            _warn_small_query_groups(x.shape[0], groups)
+        return m, spec.scaler(x, groups, scaling), x
 
     def _verify_modality(self, mod: str, x, names) -> None:
         """Refuse data whose feature profile matches the model's other modality far better.
@@ -211,8 +226,14 @@ class MinNetModel:
         min_overlap: float = 0.3,
         annotation: pd.DataFrame | str | None = None,
         verify_modality: bool = True,
+        scaling: Scaling = "reference",
     ) -> np.ndarray:
         """Co-embedding of (unpaired) cells of one modality.
+
+        By default each cell's embedding depends on that cell alone: its normalised values are
+        scaled with the statistics of the model's training cells. ``scaling="query"`` scales
+        the query by its own statistics instead (each ``batch_key`` group on its own), a
+        dataset-level adaptation that needs many cells of varied types.
 
         Parameters
         ----------
@@ -226,8 +247,8 @@ class MinNetModel:
         normalized
             Set when the data are already log-normalised (RNA, gene activity) / CLR (ADT).
         batch_key
-            Optional ``obs`` column: each batch is scaled on its own statistics (otherwise the
-            whole object is scaled as one dataset).
+            With ``scaling="query"``: ``obs`` column whose groups are scaled each on their own
+            statistics (otherwise the whole object is one dataset).
         min_overlap
             Smallest fraction of the model's features that must be present.
         annotation
@@ -236,13 +257,17 @@ class MinNetModel:
         verify_modality
             Refuse data that look like the model's other modality (RNA given as gene activity
             or the reverse), judged from the mean profile over the genes both share.
+        scaling
+            ``"reference"`` (default): the training cells' statistics; ``"query"``: the
+            query's own (warns when a group has too few cells to estimate them). Models of
+            minnet 0.1.0 store no training statistics and always use ``"query"``.
 
         Returns
         -------
         ``n_cells × n_latent`` float32 array, rows in the order of ``adata``.
         """
         m, st, x = self.prepare(adata, modality, layer, normalized, batch_key, min_overlap,
-                                annotation, verify_modality)
+                                annotation, verify_modality, scaling)
         return self._forward(m, st, x, modality)[0]
 
     def class_probabilities(
@@ -253,10 +278,11 @@ class MinNetModel:
         normalized: bool = False,
         batch_key: str | None = None,
         verify_modality: bool = True,
+        scaling: Scaling = "reference",
     ) -> np.ndarray:
         """The classifier's probabilities, cells × ``self.labels`` (rows sum to 1)."""
         m, st, x = self.prepare(adata, modality, layer, normalized, batch_key,
-                                verify_modality=verify_modality)
+                                verify_modality=verify_modality, scaling=scaling)
         return self._forward(m, st, x, modality)[1]
 
     def predict_labels(
@@ -267,10 +293,11 @@ class MinNetModel:
         normalized: bool = False,
         batch_key: str | None = None,
         verify_modality: bool = True,
+        scaling: Scaling = "reference",
     ) -> pd.DataFrame:
         """Cell types from the network's own classifier: columns ``label`` and ``probability``."""
         prob = self.class_probabilities(adata, modality, layer, normalized, batch_key,
-                                        verify_modality)
+                                        verify_modality, scaling)
         best = prob.argmax(axis=1)
         return pd.DataFrame(
             {"label": pd.Categorical(np.asarray(self.labels)[best], categories=self.labels),
@@ -280,6 +307,8 @@ class MinNetModel:
 
     # --- persistence -----------------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
+        """The model file's JSON metadata (everything but the weights); :meth:`load` checks
+        each field against the others and against the weights."""
         ann = None
         if self.annotation is not None:
             ann = {c: self.annotation[c].tolist() for c in self.annotation.columns}
@@ -292,50 +321,228 @@ class MinNetModel:
             "summary": self.summary,
             "annotation": ann,
             "feature_means": self.feature_means,
+            # the training cells' scaling statistics (absent from files of minnet 0.1.0)
+            "scale_mean": _spec_lists(self.inputs, "scale_mean"),
+            "scale_std": _spec_lists(self.inputs, "scale_std"),
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save to one file (safetensors + JSON metadata), atomically: temp file + rename."""
+        """Save to one file (safetensors + JSON metadata), atomically: temp file + rename.
+
+        The file gets the permissions of any new file of the user (``0o666`` less the umask).
+        """
         write_model_file(path, self.module.state_dict(), self._metadata())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MinNetModel:
-        """Load a model saved with :meth:`save`; never executes code from the file."""
-        tensors, meta = read_model_file(path)
-        try:
-            modalities = tuple(meta["modalities"])
-            features = meta["features"]
-            labels = meta["labels"]
-            config = meta["config"]
-            settings = _settings_from_config(config)
-            module = MinNetModule(
-                (len(features[modalities[0]]), len(features[modalities[1]])),
-                len(labels), settings.network.n_hidden, settings.network.n_latent,
-            )
-            module.load_state_dict(tensors, strict=True)
-            ga = config.get("gene_activity")
-            if ga is not None and not set(ga) <= set(GENE_ACTIVITY_SETTINGS):
-                raise ValueError(f"unknown gene_activity settings {sorted(ga)}")
-            means = meta.get("feature_means")
-            if means is not None and any(len(means[k]) != len(features[k]) for k in modalities):
-                raise ValueError("feature_means do not match the features")
-            ann = meta.get("annotation")
-            annotation = pd.DataFrame(ann) if ann else None
-            inputs = {m: InputSpec.from_model_metadata(
-                m, features[m], None if means is None else means[m], config, annotation)
-                for m in modalities}
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
-            raise ModelFileError(
-                f"{str(path)!r}: the model metadata does not match its weights ({err}); the file "
-                "was edited or damaged. Re-save the model from its training run."
-            ) from None
-        return cls(module, inputs, labels, settings, meta.get("summary"))
+        """Load a model saved with :meth:`save`; never executes code from the file.
+
+        Nothing in the file is trusted: the metadata is checked against itself, the tensors'
+        declared shapes against the metadata before any tensor is read (the network's size
+        comes from the shapes, so a number in the metadata never decides an allocation), and
+        the weights are checked to be finite.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file does not exist.
+        ModelFileError
+            If the path is a folder or not a regular file, or the file is not a readable MinNet
+            model file, or was edited or damaged (the message names the field or tensor).
+        """
+        parts: dict[str, Any] = {}
+
+        def check(meta: dict[str, Any], declared: dict[str, TensorInfo]) -> None:
+            with edited_or_damaged(path):
+                parts.update(_model_parts(meta, declared))
+
+        tensors, _ = read_model_file(path, check)
+        with edited_or_damaged(path):
+            module = _module_from(tensors, parts["sizes"])
+        return cls(module, parts["inputs"], parts["labels"], parts["settings"], parts["summary"])
+
+# A query group smaller than this cannot estimate each feature's spread for scaling="query".
+MIN_QUERY_CELLS = 50
+
+
+def _scaling_for(spec: InputSpec, scaling: Scaling) -> Scaling:
+    """``scaling``, or ``"query"`` for models of minnet 0.1.0 (no training statistics)."""
+    if scaling == "reference" and spec.scale_mean is None:
+        logger.warning(
+            "this model (minnet 0.1.0) stores no training statistics: each query is scaled by "
+            "its own, so a cell's embedding depends on the other cells embedded with it. "
+            "Retrain the model with this minnet to embed cells independently.")
+        return "query"
+    return scaling
+
+
+def _warn_empty_cells(x: sp.csr_matrix, modality: str) -> None:
+    """Cells without any count in the model's features all land on one point."""
+    empty = int(np.count_nonzero(np.diff(x.indptr) == 0))
+    if empty:
+        logger.warning(
+            "%d of %d cells have no counts in the model's %s features: they all get the same "
+            "embedding, which carries no information, and any label transferred to them is a "
+            "guess. Filter out cells with (almost) no counts before embedding.",
+            empty, x.shape[0], modality)
+
+
+def _warn_small_query_groups(n_cells: int, groups: np.ndarray | None) -> None:
+    sizes = (pd.Series(groups).value_counts() if groups is not None
+             else pd.Series({"the query": n_cells}))
+    small = sizes[sizes < MIN_QUERY_CELLS]
+    if len(small):
+        logger.warning(
+            "scaling='query' estimates each feature's mean and spread from the cells embedded "
+            "together, but %s has only %d cell(s) (fewer than %d): their embedding depends on "
+            "which cells are in the query. Use scaling='reference' (the default).",
+            small.index[0] if groups is not None else "the query", int(small.iloc[0]),
+            MIN_QUERY_CELLS)
 
 
 def _settings_from_config(config: dict[str, Any]) -> TrainSettings:
-    """The run's settings from a model file's flat ``config`` (missing ones: defaults)."""
-    known = setting_groups()
-    return TrainSettings.from_kwargs(**{k: v for k, v in config.items() if k in known})
+    """The run's settings from a model file's flat ``config`` (missing ones: defaults).
+
+    Only the settings a model file stores are read (never e.g. ``device`` or ``n_threads``);
+    the settings' own checks refuse non-numeric or non-finite values (``ValueError``).
+    """
+    stored = TrainSettings().flat(stored_only=True)
+    for key in ("label_key", "batch_key"):  # names of obs columns: no dataclass check
+        value = config.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"config[{key!r}] is {value!r}, not a column name")
+    try:
+        return TrainSettings.from_kwargs(**{k: v for k, v in config.items() if k in stored})
+    except MinNetInputError as err:
+        raise ValueError(f"config: {err}") from None
+
+
+def _spec_lists(inputs: dict[str, InputSpec], attr: str) -> dict[str, list[float]] | None:
+    """One per-feature list of every spec (e.g. its scaling means), or None if any lacks it."""
+    values = {m: getattr(spec, attr, None) for m, spec in inputs.items()}
+    if any(v is None for v in values.values()):
+        return None
+    return {m: [float(x) for x in v] for m, v in values.items()}
+
+
+def _model_parts(meta: dict[str, Any], declared: dict[str, TensorInfo]) -> dict[str, Any]:
+    """Everything of a model but its weights, from metadata checked by ``check_metadata``.
+
+    Runs before any tensor is read: the tensors' declared shapes must be those the metadata
+    implies. Raises ``ValueError`` (or ``TypeError``) naming the contradiction.
+    """
+    modalities = tuple(meta["modalities"])
+    features, labels, config = meta["features"], meta["labels"], meta["config"]
+    settings = _settings_from_config(config)
+    sizes = _network_sizes(declared, tuple(len(features[m]) for m in modalities), len(labels),
+                           settings)
+    return {"sizes": sizes, "inputs": _input_specs(meta, modalities), "labels": list(labels),
+            "settings": settings, "summary": meta.get("summary") or {}}
+
+
+def _network_sizes(declared: dict[str, TensorInfo], n_features: tuple[int, int],
+                   n_classes: int, settings: TrainSettings) -> tuple:
+    """``MinNetModule``'s arguments, checked against every declared tensor.
+
+    Hidden width and latent dimension come from the tensors' shapes (whose bytes safetensors
+    has checked are in the file), never from the metadata's numbers; the expected tensors
+    come from a network built on the ``meta`` device, which allocates nothing.
+    """
+    for name in ("encoders.0.0.weight", "head.weight"):
+        if name not in declared or len(declared[name].shape) != 2:
+            raise ValueError(f"tensor {name!r} is missing or not a matrix")
+    n_hidden, n_latent = declared["encoders.0.0.weight"].shape[0], declared["head.weight"].shape[0]
+    for key, value in (("n_hidden", n_hidden), ("n_latent", n_latent)):
+        if getattr(settings.network, key) != value:
+            raise ValueError(f"config {key} is {getattr(settings.network, key)} but the weights "
+                             f"have {value}")
+    sizes = (n_features, n_classes, n_hidden, n_latent)
+    with torch.device("meta"):
+        expected = MinNetModule(*sizes).state_dict()
+    extra, missing = sorted(set(declared) - set(expected)), sorted(set(expected) - set(declared))
+    if extra or missing:
+        found = ([f"unexpected tensors {extra[:5]}"] if extra else []) + (
+            [f"missing tensors {missing[:5]}"] if missing else [])
+        raise ValueError(f"the file's tensors are not a MinNet network's: {'; '.join(found)}")
+    for name, want in expected.items():
+        got = declared[name]
+        if tuple(got.shape) != tuple(want.shape) or got.dtype != want.dtype:
+            raise ValueError(
+                f"tensor {name!r} is {_dtype_name(got.dtype)} of shape {list(got.shape)} but "
+                f"{n_features[0]} + {n_features[1]} features, {n_classes} cell types, hidden "
+                f"width {n_hidden} and latent {n_latent} need {_dtype_name(want.dtype)} of "
+                f"shape {list(want.shape)}")
+    return sizes
+
+
+def _dtype_name(dtype: torch.dtype | str) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _module_from(tensors: dict[str, torch.Tensor], sizes: tuple) -> MinNetModule:
+    """The network of the checked ``sizes`` holding the file's (finite) weights."""
+    for name, tensor in tensors.items():
+        # BatchNorm divides by sqrt(running_var + eps): a negative variance gives NaN outputs
+        if name.endswith("running_var") and bool((tensor < 0).any()):
+            raise ValueError(f"tensor {name!r} holds negative variances")
+    module = MinNetModule(*sizes)
+    module.load_state_dict(tensors, strict=True)
+    return module
+
+
+def _input_specs(meta: dict[str, Any], modalities: tuple[str, ...]) -> dict[str, InputSpec]:
+    """The stored input spec of each modality (files of 0.1.0 included)."""
+    config = meta["config"]
+    if config.get("atac_input") not in (None, "peaks"):
+        raise ValueError(f"config['atac_input'] is {config.get('atac_input')!r}, not 'peaks' "
+                         "or null")
+    _check_gene_activity(config.get("gene_activity"))
+    from_peaks = "atac" in modalities and config.get("atac_input") == "peaks"
+    annotation = _stored_annotation(meta.get("annotation"), meta["features"].get("atac"),
+                                    from_peaks)
+    means, scale_mean, scale_std = (meta.get(k) for k in ("feature_means", "scale_mean",
+                                                           "scale_std"))
+    return {m: InputSpec.from_model_metadata(
+        m, meta["features"][m], None if means is None else means[m], config, annotation,
+        None if scale_mean is None else (scale_mean[m], scale_std[m]))
+        for m in modalities}
+
+
+def _check_gene_activity(ga: Any) -> None:
+    """The stored gene-activity settings: known keys, values the settings accept."""
+    if ga is None:
+        return
+    if not isinstance(ga, dict) or not set(ga) <= set(GENE_ACTIVITY_SETTINGS):
+        keys = sorted(ga) if isinstance(ga, dict) else type(ga).__name__
+        raise ValueError(f"config['gene_activity'] has unknown settings {keys}; known: "
+                         f"{list(GENE_ACTIVITY_SETTINGS)}")
+    GeneActivitySettings(**ga)  # bounded windows, positive decay (a MinNetInputError)
+
+
+def _stored_annotation(columns: dict[str, list] | None, atac_features: list[str] | None,
+                       from_peaks: bool) -> pd.DataFrame | None:
+    """The model's gene annotation, read as any annotation is (``genomics.read_annotation``).
+
+    A model that turns peaks into gene activity needs every one of its ATAC genes in it;
+    checked here so that a damaged annotation is blamed on the file, not on the user's data.
+    """
+    if not columns:
+        if from_peaks:
+            raise ValueError("the model computes gene activity from peaks but stores no gene "
+                             "annotation")
+        return None
+    from .genomics import read_annotation
+
+    try:
+        annotation = read_annotation(pd.DataFrame(columns))
+    except MinNetInputError as err:  # its hints are for a user's table, not a stored one
+        raise ValueError(f"its gene annotation cannot be read ({err})") from None
+    if from_peaks:
+        absent = sorted(set(atac_features or ()) - set(annotation["gene_name"]))
+        if absent:
+            raise ValueError(f"{len(absent)} of the model's ATAC genes are not in its gene "
+                             f"annotation, e.g. {absent[:5]}")
+    return annotation
 
 
 def load(path: str | os.PathLike) -> MinNetModel:

@@ -26,6 +26,9 @@ from .validation import (
     check_seed,
 )
 
+# the largest gene-activity window (upstream or distance), in bp
+MAX_WINDOW_BP = 10_000_000
+
 
 def _setting(default: Any, resume: bool = False, stored: bool = True) -> Any:
     """A dataclass field; ``resume``: must match on resume; ``stored``: kept in the model file."""
@@ -44,6 +47,19 @@ class GeneActivitySettings:
     gene_body: bool = True
     distance: int = 100_000
     decay: float = 5000
+
+    def __post_init__(self) -> None:
+        # a window beyond MAX_WINDOW_BP would pair every peak with every gene of a chromosome
+        check_int(self.upstream, "upstream", 0, allow_float=True)
+        check_int(self.distance, "distance", 0, allow_float=True)
+        for name in ("upstream", "distance"):
+            if getattr(self, name) > MAX_WINDOW_BP:
+                raise MinNetInputError(
+                    f"gene activity {name}={getattr(self, name)} bp is beyond the "
+                    f"{MAX_WINDOW_BP:,} bp MinNet allows; use a window of at most 10 Mb.")
+        check_number(self.decay, "decay", 0.0, low_open=True)
+        if not isinstance(self.gene_body, bool):
+            raise MinNetInputError(f"gene_body must be True or False, got {self.gene_body!r}.")
 
     @classmethod
     def from_kwds(cls, kwds: dict | None) -> GeneActivitySettings:

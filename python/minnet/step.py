@@ -50,6 +50,11 @@ class PairedData:
     labels: np.ndarray
     distances: PairDistances
 
+    def rows(self, modality: int, rows: np.ndarray) -> np.ndarray:
+        """Scaled model input of ``rows`` of one modality (0: RNA, 1: the other)."""
+        x, scaler = (self.x, self.sx) if modality == 0 else (self.y, self.sy)
+        return scaler.transform_rows(x, rows)
+
     def margins(self, pairs: PairSet, loss: LossSettings) -> np.ndarray:
         """Margin of every pair: ``m0 · (graph distance + C · [types differ])``, 0 for positives."""
         margin = np.zeros(len(pairs), dtype=np.float32)
@@ -106,8 +111,8 @@ class TrainingStep:
         a, b = pairs.first[idx], pairs.second[idx]
         rows = np.concatenate([a, b])
         dev, data = self.device, self.data
-        xb = torch.from_numpy(data.sx.transform_rows(data.x, rows)).to(dev)
-        yb = torch.from_numpy(data.sy.transform_rows(data.y, rows)).to(dev)
+        xb = torch.from_numpy(data.rows(0, rows)).to(dev)
+        yb = torch.from_numpy(data.rows(1, rows)).to(dev)
         lab = torch.from_numpy(data.labels[rows]).to(dev)
         zx, px = self.module(xb, 0)
         zy, py = self.module(yb, 1)

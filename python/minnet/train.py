@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ._utils import MinNetInputError, logger
 from .graph import build_rna_graph
-from .inputs import InputSpec
+from .inputs import InputSpec, looks_like_peaks
 from .margins import GraphDistances
 from .model import MinNetModel
 from .module import MinNetModule
@@ -40,7 +40,14 @@ from .settings import (
     resume_keys,
 )
 from .step import PairedData, TrainingStep, pair_batches
-from .validation import check_anndata, check_modality, check_same_obs, obs_column
+from .validation import (
+    check_anndata,
+    check_group_sizes,
+    check_modality,
+    check_no_missing_strings,
+    check_same_obs,
+    obs_column,
+)
 
 _D = TrainSettings()  # every default, once (minnet.settings)
 
@@ -99,9 +106,13 @@ def train(
         ``"atac"`` or ``"adt"``.
     label_key
         ``rna.obs`` column with cell types (the classifier's targets and the margins' C term).
+        Missing values, and strings that mean missing (``'nan'``, ``'None'``, ``''``), are
+        refused.
     batch_key
-        Optional ``rna.obs`` column of batches: the graph is batch-corrected and each batch is
-        scaled on its own; the network itself sees uncorrected inputs and learns to ignore batch.
+        Optional ``rna.obs`` column of batches: the graph is batch-corrected; the network sees
+        every cell scaled with the statistics of all training cells (as it embeds any query by
+        default) and learns to ignore batch.
+        Every batch needs at least two cells, and the column must not be ``label_key``.
     layer, other_layer
         Layers holding raw counts (``None``: ``.X``).
     normalized
@@ -135,7 +146,8 @@ def train(
     positive_fraction
         Fraction of positive pairs each epoch (0.25: one positive to three negatives).
     validation_fraction
-        Cells held out (stratified by type) to choose the best epoch and stop early.
+        Cells held out (stratified by type) to choose the best epoch and stop early. Classes
+        too small to give validation cells are named in a warning.
     patience
         Stop after this many epochs without a better validation loss (``None``: never).
     n_neighbors, n_pcs, batch_correction
@@ -187,10 +199,10 @@ def train(
     if resume and checkpoint is None:
         raise MinNetInputError("resume=True needs checkpoint=, the file of the run to continue.")
     previous = _read_checkpoint(checkpoint) if resume else None
+    features, other_features = _check_pairing(rna, other, mod, features, other_features)
     order = _pair_align(rna, other)
     other = other[order] if not np.array_equal(order, np.arange(other.n_obs)) else other
-    categories, labels = _label_codes(rna, label_key)
-    batches = obs_column(rna, batch_key, "rna", "batch") if batch_key is not None else None
+    categories, labels, batches = _cell_columns(rna, label_key, batch_key, validation_fraction)
     if annotation is not None:
         from .genomics import read_annotation
 
@@ -207,7 +219,9 @@ def train(
     torch.manual_seed(seed)
     g = settings.graph
     lengths = build_rna_graph(x, batches, g.n_neighbors, g.n_pcs, g.batch_correction, seed)
-    data = PairedData(x, y, rna_spec.scaler(x, batches), other_spec.scaler(y, batches),
+    # scaled with the training cells' statistics, as every query is by default: the network
+    # meets batch and depth differences in training instead of having them scaled away
+    data = PairedData(x, y, rna_spec.scaler(x), other_spec.scaler(y),
                       labels, GraphDistances(lengths, radius=g.radius, seed=seed))
     settings = settings.replace(radius=data.distances.radius)  # the model stores the value
     train_idx, val_idx = _split(labels, validation_fraction, rng)
@@ -249,9 +263,100 @@ def _pair_align(rna: AnnData, other: AnnData) -> np.ndarray:
         "Subset both to their shared cells first, e.g. other[rna.obs_names].")
 
 
+def _check_pairing(rna: AnnData, other: AnnData, mod: str, features: Sequence[str] | None,
+                   other_features: Sequence[str] | None
+                   ) -> tuple[list[str] | None, list[str] | None]:
+    """Refuse swapped inputs (RNA that holds peaks, proteins that are peaks); extra features
+    as lists (a single name given as a string is one feature, not its letters)."""
+    if looks_like_peaks(rna.var_names):
+        raise MinNetInputError(
+            f"rna's features look like ATAC peaks ({rna.var_names[0]!r}, ...): the first "
+            "argument of train is the RNA and the second the other modality, e.g. "
+            "minnet.train(rna, atac, modality='atac'). Swap the two objects."
+        )
+    if mod == "adt" and looks_like_peaks(other.var_names):
+        raise MinNetInputError(
+            f"modality='adt' but the second object's features look like ATAC peaks "
+            f"({other.var_names[0]!r}, ...); for ATAC pass modality='atac' (with annotation= "
+            "to turn peaks into gene activity)."
+        )
+
+    def as_list(names: Sequence[str] | None) -> list[str] | None:
+        return None if names is None else [names] if isinstance(names, str) else list(names)
+
+    return as_list(features), as_list(other_features)
+
+
+def _cell_columns(rna: AnnData, label_key: str, batch_key: str | None, fraction: float
+                  ) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """Cell types (names, codes) and batches of the training cells, checked.
+
+    Refuses missing-looking values, a batch column that is the label column and batches of a
+    single cell (ComBat and per-batch scaling need two); warns about classes too small to
+    learn or to validate, and about batches that each hold one cell type.
+    """
+    if batch_key is not None and batch_key == label_key:
+        raise MinNetInputError(
+            f"label_key and batch_key are both {label_key!r}: batch correction would remove "
+            "the differences between cell types that the model learns. Pass the column of "
+            "samples / libraries as batch_key, or batch_key=None."
+        )
+    categories, labels = _label_codes(rna, label_key)
+    _warn_about_classes(labels, categories, fraction, label_key)
+    if batch_key is None:
+        return categories, labels, None
+    batches = obs_column(rna, batch_key, "rna", "batch")
+    check_no_missing_strings(batches, "rna", batch_key, "batch")
+    check_group_sizes(batches, "rna", batch_key, "batch")
+    per_batch = pd.crosstab(batches, labels).gt(0).sum(axis=1)
+    if len(per_batch) > 1 and (per_batch == 1).all():
+        logger.warning(
+            "every batch of rna.obs[%r] holds a single cell type of rna.obs[%r]: batches and "
+            "cell types are confounded, so batch correction removes the cell-type differences "
+            "of the RNA graph. Check batch_key, or pass batch_key=None.", batch_key, label_key)
+    return categories, labels, batches
+
+
+def _warn_about_classes(codes: np.ndarray, categories: list[str], fraction: float,
+                        label_key: str) -> None:
+    """Warn when classes are too small to learn or to get cells in the validation split, and
+    when class names differ only by case or surrounding spaces."""
+    sizes = np.bincount(codes, minlength=len(categories))
+    n, k = int(codes.size), len(categories)
+    tiny = [categories[i] for i in np.flatnonzero(sizes == 1)]
+    if k > n / 5 or len(tiny) > k / 2:
+        logger.warning(
+            "rna.obs[%r] has %d classes for %d cells (%d with a single cell, e.g. %s): too few "
+            "cells per class to learn the classifier or the cell-type margins. Use coarser "
+            "labels (e.g. a broader annotation level).", label_key, k, n, len(tiny), tiny[:5])
+    # the same count as _split: classes of one cell, or too small for the fraction, get none
+    n_val = np.array([int(round(fraction * s)) if s > 1 else 0 for s in sizes])
+    if fraction > 0 and n_val.sum() < 2:
+        logger.warning(
+            "validation_fraction=%g leaves %d validation cell(s), too few to validate (every "
+            "class is too small): the best epoch and early stopping follow the training loss, "
+            "which does not notice overfitting. Use coarser labels, or validation_fraction=0 "
+            "to train on all cells on purpose.", fraction, int(n_val.sum()))
+    elif fraction > 0 and (n_val == 0).any():
+        none = [f"{categories[i]!r} ({sizes[i]})" for i in np.flatnonzero(n_val == 0)]
+        logger.warning(
+            "%d of %d classes of rna.obs[%r] are too small to get validation cells at "
+            "validation_fraction=%g (%s): the best epoch is chosen without them. Merge rare "
+            "classes into coarser labels if they matter.", len(none), k, label_key, fraction,
+            ", ".join(none[:5]) + (", ..." if len(none) > 5 else ""))
+    tidy = pd.Series(categories).str.strip().str.lower()
+    variants = sorted(categories[i] for i in np.flatnonzero(tidy.duplicated(keep=False)))
+    if variants:
+        logger.warning(
+            "rna.obs[%r] has labels that differ only by case or surrounding spaces (%s): they "
+            "are trained as different classes. Tidy them first (e.g. .str.strip()).",
+            label_key, variants[:6])
+
+
 def _label_codes(rna: AnnData, label_key: str) -> tuple[list[str], np.ndarray]:
     """Sorted cell-type names and each cell's integer code; at least two types are needed."""
     label_str = obs_column(rna, label_key, "rna", "label")
+    check_no_missing_strings(label_str, "rna", label_key, "label")
     categories = sorted(pd.unique(label_str))
     if len(categories) < 2:
         raise MinNetInputError(

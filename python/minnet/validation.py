@@ -33,10 +33,13 @@ __all__ = [
     "check_counts",
     "check_finite",
     "check_finite_nonnegative",
+    "check_group_sizes",
     "check_int",
     "check_is_anndata",
+    "check_key",
     "check_modality",
     "check_negatives",
+    "check_no_missing_strings",
     "check_number",
     "check_same_model",
     "check_same_obs",
@@ -229,6 +232,38 @@ def check_negatives(negatives: object) -> Negatives:
     return check_choice(negatives, "negatives", NEGATIVE_MODES)
 
 
+def check_key(value: object, name: str) -> str:
+    """Return an ``obsm`` / ``uns`` key that an h5ad file can store and read back.
+
+    h5ad keys are HDF5 paths: ``"/"`` nests groups (``"X/evil/../../x"`` writes a file that
+    cannot be read back), ``"."`` is the group itself and a NUL byte ends the name.
+
+    Parameters
+    ----------
+    value
+        The key to check.
+    name
+        The argument's name, used in the message (``key_added``, ``--key-added``).
+
+    Returns
+    -------
+    str
+        ``value``.
+
+    Raises
+    ------
+    MinNetInputError
+        If ``value`` is not a non-empty string, contains ``"/"`` or a NUL byte, or is ``"."``.
+    """
+    if not isinstance(value, str) or not value or "/" in value or "\0" in value or value == ".":
+        raise MinNetInputError(
+            f"{name} must be a non-empty string without '/' (nor '.' alone or a NUL byte): an "
+            f"h5ad file cannot store such a key and could not be read back; got {value!r}. Use "
+            "e.g. 'X_minnet'."
+        )
+    return value
+
+
 # --------------------------------------------------------------------------------------------
 # Matrices
 # --------------------------------------------------------------------------------------------
@@ -411,6 +446,78 @@ def obs_column(adata: AnnData, key: str, what: str, role: str) -> np.ndarray:
             "cells first."
         )
     return col.astype(str).to_numpy()
+
+
+# strings that stand for a missing value once a column with NaN / None went through astype(str)
+_MISSING_STRINGS = frozenset({"", "nan", "none", "null", "na", "<na>", "n/a", "nat"})
+
+
+def check_no_missing_strings(values: np.ndarray, what: str, key: str, role: str) -> None:
+    """Raise when a per-cell column holds strings that mean "missing" (``'nan'``, ``''`` ...).
+
+    ``obs_column`` refuses real NaN; a column converted with ``.astype(str)`` before it reached
+    MinNet turns them into ``'nan'`` / ``'None'``, which would silently become a class (or a
+    batch) of their own.
+
+    Parameters
+    ----------
+    values
+        The column's values as strings (e.g. from :func:`obs_column`).
+    what, key
+        Object and column name, used in the message (``rna.obs['cell_type']``).
+    role
+        What the column is for (``"label"``, ``"batch"``), used in the message.
+
+    Raises
+    ------
+    MinNetInputError
+        Naming how many cells hold which missing-looking value and how to drop them.
+    """
+    col = pd.Series(np.asarray(values, dtype=object)).astype(str)
+    bad = col.str.strip().str.lower().isin(_MISSING_STRINGS).to_numpy()
+    if bad.any():
+        seen = col[bad].value_counts()
+        listed = ", ".join(f"{v!r}: {n}" for v, n in seen.items())
+        raise MinNetInputError(
+            f"{what}.obs[{key!r}] has {int(bad.sum())} cell(s) whose {role} means missing "
+            f"({listed}); they were probably NaN or None before a conversion to str, and would "
+            f"be trained as a {role} of their own. Drop the cells whose {role} is one of "
+            f"{list(seen.index)} first, or give them a real {role} (e.g. 'unassigned') if they "
+            "form a group."
+        )
+
+
+def check_group_sizes(values: np.ndarray, what: str, key: str, role: str,
+                      minimum: int = 2) -> None:
+    """Raise when some groups of a per-cell column (batches) have fewer than ``minimum`` cells.
+
+    Parameters
+    ----------
+    values
+        Each cell's group.
+    what, key
+        Object and column name, used in the message.
+    role
+        What the groups are (``"batch"``), used in the message.
+    minimum
+        Smallest number of cells a group must hold.
+
+    Raises
+    ------
+    MinNetInputError
+        Naming the small groups and how to merge or drop them.
+    """
+    sizes = pd.Series(np.asarray(values, dtype=object)).value_counts()
+    small = sizes[sizes < minimum]
+    if len(small):
+        listed = ", ".join(f"{g!r} ({n} cell{'s' if n != 1 else ''})"
+                           for g, n in small.iloc[:5].items())
+        raise MinNetInputError(
+            f"{what}.obs[{key!r}] has {len(small)} {role} group(s) with fewer than {minimum} cells: "
+            f"{listed}. A {role} must hold at least {minimum} cells to be corrected and scaled "
+            f"on its own (a single cell's statistics are undefined). Merge it into another "
+            f"{role}, or drop those cells."
+        )
 
 
 def check_same_obs(first: AnnData, second: AnnData, names: tuple[str, str], unit: str,

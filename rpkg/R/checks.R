@@ -9,7 +9,31 @@
     .stopf("`%s` must be a Seurat object, got an object of class '%s'.", arg,
            paste(class(x), collapse = "/"))
   }
+  # checked here, before an empty matrix could pass for a data-only assay
+  if (length(SeuratObject::Cells(x)) == 0L) {
+    .stopf("`%s` has no cells (a Seurat object with 0 cells, e.g. from a subset() that kept none); give it at least one cell.",
+           arg)
+  }
   invisible(x)
+}
+
+# Feature or cell names that would be ambiguous in the core (Seurat makes them unique when
+# it builds an assay, but edited slots or Signac peaks with equal ranges can repeat them).
+.check_unique_names <- function(names, assay, kind = c("feature", "cell")) {
+  kind <- match.arg(kind)
+  dup <- unique(names[duplicated(names)])
+  if (length(dup) == 0L) {
+    return(invisible(names))
+  }
+  fix <- if (kind == "feature") {
+    sprintf("make them unique, e.g. counts <- GetAssayData(object, assay = '%s', slot = 'counts'); rownames(counts) <- make.unique(rownames(counts)); object[['%s']] <- CreateAssayObject(counts = counts)",
+            assay, assay)
+  } else {
+    "make them unique, e.g. object <- RenameCells(object, new.names = make.unique(Cells(object)))"
+  }
+  .stopf("assay '%s' has %d duplicated %s names (e.g. %s): MinNet cannot tell them apart; %s.",
+         assay, sum(duplicated(names)), kind,
+         paste(sprintf("'%s'", utils::head(dup, 3)), collapse = ", "), fix)
 }
 
 .check_string <- function(x, arg, null.ok = FALSE) {
@@ -79,12 +103,57 @@
   invisible(slot)
 }
 
-.check_model <- function(model) {
+.check_model <- function(model, arg = "model") {
   if (!inherits(model, "MinNetModel")) {
-    .stopf("`model` must be a MinNet model from TrainMinNet() or LoadMinNet(), got class '%s'.",
-           paste(class(model), collapse = "/"))
+    .stopf("`%s` must be a MinNet model from TrainMinNet() or LoadMinNet(), got class '%s'.",
+           arg, paste(class(model), collapse = "/"))
+  }
+  # the fields R reads before Python (a handle edited or half-restored by hand)
+  ok <- is.character(model$modalities) && length(model$modalities) == 2L &&
+    is.list(model$features) && all(model$modalities %in% names(model$features))
+  if (!ok) {
+    .stopf("`%s` is a damaged MinNet model handle (its modalities or features are missing). %s",
+           arg, .model_fix(model))
   }
   invisible(model)
+}
+
+# How to get a working handle back: from the file it was loaded from, when known.
+.model_fix <- function(model) {
+  file <- model$file
+  if (is.character(file) && length(file) == 1L && !is.na(file)) {
+    return(sprintf("Fix: load it again with LoadMinNet('%s'), or retrain with TrainMinNet().",
+                   file))
+  }
+  "Fix: load the model file again with LoadMinNet(), or retrain with TrainMinNet(); a handle read with readRDS() needs an undamaged .rds file."
+}
+
+# The fingerprint of the model that made a reduction (RunMinNet() records it in the
+# DimReduc's misc); NULL for reductions made elsewhere or by an older minnet.
+.reduction_model <- function(object, reduction) {
+  fp <- methods::slot(object[[reduction]], "misc")[["minnet"]][["model"]]
+  if (is.character(fp) && length(fp) == 1L && !is.na(fp)) fp else NULL
+}
+
+# Refuse co-embeddings that different models made: their spaces are not comparable.
+# `models`: named fingerprints (NULL entries are not checked); `check.model = FALSE` warns.
+.check_same_model <- function(models, reduction, check.model = TRUE) {
+  if (!isTRUE(check.model) && !isFALSE(check.model)) {
+    .stopf("`check.model` must be TRUE or FALSE.")
+  }
+  models <- Filter(Negate(is.null), models)
+  if (length(unique(unlist(models))) <= 1L) {
+    return(invisible(TRUE))
+  }
+  msg <- sprintf("reduction '%s' was made by different MinNet models (%s): their co-embeddings are not comparable",
+                 reduction, paste(sprintf("%s: %s", names(models), unlist(models)),
+                                  collapse = "; "))
+  if (check.model) {
+    .stopf("%s. Fix: run RunMinNet() on every object with the same model, or pass check.model = FALSE if you are sure they share one space.",
+           msg)
+  }
+  warning(msg, "; going on because check.model = FALSE.", call. = FALSE)
+  invisible(FALSE)
 }
 
 .check_modality <- function(modality, allowed = c("rna", "atac", "adt")) {

@@ -18,6 +18,11 @@
 # Assay alike), else v4 slots.
 .assay_matrix <- function(object, assay, slot = "counts") {
   a <- object[[assay]]
+  # an assay without cells is not an assay of normalised values only (the hint below)
+  if (length(colnames(a)) == 0L) {
+    .stopf("assay '%s' has no cells (the object has %d); nothing to convert: use an assay that holds the object's cells.",
+           assay, length(SeuratObject::Cells(object)))
+  }
   if (inherits(a, "Assay5")) {
     layers <- .so_fun("Layers")(a)
     if (!slot %in% layers) {
@@ -109,6 +114,8 @@ CreateMinNetAnnDataPieces <- function(object, assay = NULL, slot = "counts", fea
   .check_slot(slot)
   m <- .assay_matrix(object, assay, slot)
   var_names <- .feature_names(object, assay, m)
+  .check_unique_names(var_names, assay, "feature")
+  .check_unique_names(colnames(m), assay, "cell")
   if (!is.null(features)) {
     idx <- match(features, rownames(m))
     if (anyNA(idx)) {

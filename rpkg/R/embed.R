@@ -18,12 +18,20 @@
 #' @param reduction.key Key of the reduction (column prefix).
 #' @param slot `"counts"` (default: raw counts) or `"data"` (already normalised values): the
 #'   core's `normalized = FALSE` / `TRUE`.
-#' @param batch Optional metadata column: each batch is scaled on its own statistics (the
-#'   core's `batch_key`).
+#' @param batch With `scaling = "query"`: optional metadata column, each batch is scaled on
+#'   its own statistics (the core's `batch_key`).
+#' @param scaling `"reference"` (default): each cell is scaled with the statistics of the
+#'   model's training cells, so its embedding does not depend on the other cells embedded with
+#'   it (one cell, or one sorted cell type, embeds as it does among all cells); `"query"`: the
+#'   object (or each `batch`) is scaled by its own statistics, a dataset-level adaptation
+#'   that needs many cells of varied types (the core warns, as an R warning, when a group is
+#'   too small).
 #' @param verbose Print what is embedded.
 #'
 #' @return `object` with the reduction `reduction.name` added (and the command logged as
-#'   `RunMinNet.<assay>`).
+#'   `RunMinNet.<assay>`). The reduction's `misc` records the model that made it,
+#'   `list(minnet = list(model = <fingerprint>, modality = modality))`, so that
+#'   [TransferMinNetLabels()] and [LinkMinNetPeaks()] can refuse reductions of two models.
 #' @export
 #' @examples
 #' \dontrun{
@@ -32,7 +40,7 @@
 #' }
 RunMinNet <- function(object, model, assay = NULL, modality, reduction.name = "minnet",
                       reduction.key = "minnet_", slot = "counts", batch = NULL,
-                      verbose = TRUE) {
+                      scaling = "reference", verbose = TRUE) {
   .check_seurat(object, "object")
   .check_model(model)
   assay <- assay %||% SeuratObject::DefaultAssay(object)
@@ -43,8 +51,11 @@ RunMinNet <- function(object, model, assay = NULL, modality, reduction.name = "m
   }
   .check_string(reduction.name, "reduction.name")
   .check_key(reduction.key)
-  z <- .embed_matrix(object, model, assay, modality, slot, batch, verbose)
-  object <- .add_reduction(object, z, reduction.name, reduction.key, assay)
+  .check_string(scaling, "scaling")   # its value is checked by the core
+  z <- .embed_matrix(object, model, assay, modality, slot, batch, verbose, scaling)
+  # the model's fingerprint lets TransferMinNetLabels() refuse reductions of two models
+  minnet <- list(model = .model_fingerprint(model), modality = .check_modality(modality))
+  object <- .add_reduction(object, z, reduction.name, reduction.key, assay, minnet)
   model <- sprintf("<MinNetModel %s>", paste(model$modalities, collapse = "+"))
   command <- SeuratObject::LogSeuratCommand(object, return.command = TRUE)
   .store_command(object, command, paste0("RunMinNet.", assay), assay)
@@ -53,7 +64,7 @@ RunMinNet <- function(object, model, assay = NULL, modality, reduction.name = "m
 # The co-embedding (cells x dimensions, rows named by cell) of one assay: checks in R, then
 # the core's model.embed().
 .embed_matrix <- function(object, model, assay, modality, slot = "counts", batch = NULL,
-                          verbose = TRUE) {
+                          verbose = TRUE, scaling = "reference") {
   modality <- .check_modality(modality)
   input <- .model_input(object, model, assay, modality, slot, batch, verbose)
   py <- .py_model(model)
@@ -61,9 +72,10 @@ RunMinNet <- function(object, model, assay = NULL, modality, reduction.name = "m
     message(sprintf("RunMinNet: embedding %d cells of assay '%s' as %s.",
                     length(input$cells), assay, modality))
   }
-  z <- .py_call(.bridge()$embed(py, input$adata, modality, identical(slot, "data"), batch),
-                "RunMinNet", c(batch_key = "batch"))
-  matrix(as.numeric(z), nrow = length(input$cells), dimnames = list(input$cells, NULL))
+  res <- .py_call(.bridge()$embed(py, input$adata, modality, identical(slot, "data"), batch,
+                                  scaling), "RunMinNet", c(batch_key = "batch"))
+  for (w in unlist(res$warnings)) warning("RunMinNet: ", .r_message(w), call. = FALSE)
+  matrix(as.numeric(res$z), nrow = length(input$cells), dimnames = list(input$cells, NULL))
 }
 
 # One assay as the AnnData the model reads (`adata`) and its cell names (`cells`), after the
@@ -153,7 +165,9 @@ CreateMinNetDimReduc <- function(embeddings, assay, key = "minnet_", cells = NUL
   SeuratObject::CreateDimReducObject(embeddings = emb, key = key, assay = assay)
 }
 
-.add_reduction <- function(object, embeddings, reduction.name, reduction.key, assay) {
+# `minnet`: what RunMinNet() records in the DimReduc's misc (model fingerprint, modality).
+.add_reduction <- function(object, embeddings, reduction.name, reduction.key, assay,
+                           minnet = NULL) {
   cells <- SeuratObject::Cells(object)
   emb <- as.matrix(embeddings)
   missing <- setdiff(cells, rownames(emb))
@@ -161,8 +175,11 @@ CreateMinNetDimReduc <- function(embeddings, assay, key = "minnet_", cells = NUL
     .stopf("the embedding lacks %d of the object's cells (e.g. %s).", length(missing),
            paste(utils::head(missing, 3), collapse = ", "))
   }
-  object[[reduction.name]] <- CreateMinNetDimReduc(emb[cells, , drop = FALSE], assay = assay,
-                                             key = reduction.key)
+  dr <- CreateMinNetDimReduc(emb[cells, , drop = FALSE], assay = assay, key = reduction.key)
+  if (!is.null(minnet)) {
+    methods::slot(dr, "misc")[["minnet"]] <- minnet   # next to whatever misc holds
+  }
+  object[[reduction.name]] <- dr
   object
 }
 

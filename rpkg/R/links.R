@@ -191,6 +191,8 @@ GetMinNetLinks <- function(object, granges = FALSE) {
 #' @param return.links `FALSE` (default): return `atac` with the links stored; `TRUE`: return
 #'   the links data.frame itself.
 #' @param verbose Print progress messages (the core's `progress`).
+#' @param check.model Refuse (`TRUE`) or only warn about (`FALSE`) reductions of `rna` and
+#'   `atac` that different models made (as in [TransferMinNetLabels()]).
 #'
 #' @return By default `atac`, with the links stored as by [AddMinNetLinks()] (and the command
 #'   logged as `LinkMinNetPeaks`): the data.frame (`gene, peak, score, zscore, pvalue,
@@ -215,7 +217,7 @@ LinkMinNetPeaks <- function(rna, atac = rna, model = NULL, reduction = "minnet",
                             genes = NULL, method = c("spearman", "pearson"),
                             n.background = 200, smooth = TRUE, n.neighbors = 5,
                             percentile = 95, seed = 0, atac.assay = NULL,
-                            return.links = FALSE, verbose = TRUE) {
+                            return.links = FALSE, verbose = TRUE, check.model = TRUE) {
   .check_seurat(rna, "rna")
   .check_seurat(atac, "atac")
   if (is.character(model)) {
@@ -227,6 +229,8 @@ LinkMinNetPeaks <- function(rna, atac = rna, model = NULL, reduction = "minnet",
   if (is.null(model)) {
     .check_reduction(rna, reduction, what = "rna")
     .check_reduction(atac, reduction, what = "atac")
+    .check_same_model(list(rna = .reduction_model(rna, reduction),
+                           atac = .reduction_model(atac, reduction)), reduction, check.model)
   } else {
     .check_model(model)
     if (!"atac" %in% model$modalities) {

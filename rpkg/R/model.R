@@ -32,7 +32,7 @@
   dots
 }
 
-.new_model <- function(py, command = NULL) {
+.new_model <- function(py, command = NULL, file = NULL) {
   info <- .bridge()$model_info(py)
   tmp <- tempfile(fileext = ".minnet")
   on.exit(unlink(tmp), add = TRUE)
@@ -48,6 +48,8 @@
       summary = info$summary,
       history = .frame_from_columns(info$history),
       has.annotation = isTRUE(info$has_annotation),
+      fingerprint = as.character(info$fingerprint),
+      file = file,
       bytes = readBin(tmp, "raw", n = file.info(tmp)$size),
       command = command,
       cache = cache
@@ -57,21 +59,48 @@
 }
 
 # The Python model behind a handle; restored from the kept model file bytes when the handle
-# was saved with saveRDS() and read back in a new session.
-.py_model <- function(model) {
-  py <- model$cache$py
-  if (is.null(py) || reticulate::py_is_null_xptr(py)) {
-    core <- .core()
-    tmp <- tempfile(fileext = ".minnet")
-    on.exit(unlink(tmp), add = TRUE)
-    writeBin(model$bytes, tmp)
-    py <- .py_call(core$load(tmp), "restoring the model")
-    if (!is.environment(model$cache)) {
-      return(py)
-    }
-    model$cache$py <- py
+# was saved with saveRDS() and read back in a new session. A damaged handle is named as the
+# user's `arg`, never by the temporary file the bytes pass through.
+.py_model <- function(model, arg = "model") {
+  cache <- if (is.environment(model$cache)) model$cache else NULL
+  py <- if (is.null(cache)) NULL else cache$py
+  if (!is.null(py) && !reticulate::py_is_null_xptr(py)) {
+    return(py)
   }
+  core <- .core()
+  damaged <- function(why) {
+    .stopf("`%s` is a damaged MinNet model handle: %s. %s", arg, why, .model_fix(model))
+  }
+  if (!is.raw(model$bytes) || length(model$bytes) == 0L) {
+    damaged("it holds no model file to restore the model from")
+  }
+  tmp <- tempfile(fileext = ".minnet")
+  on.exit(unlink(tmp), add = TRUE)
+  writeBin(model$bytes, tmp)
+  py <- tryCatch(core$load(tmp), error = function(e) e)
+  if (inherits(py, "error")) {
+    # the core names the file and says to re-save it: here the file is the handle's copy
+    why <- .first_line(sub("^[A-Za-z_.]*(MinNetInputError|ModelFileError): ", "",
+                           conditionMessage(py)))
+    why <- gsub(sprintf("'%s'", tmp), "the model it keeps", why, fixed = TRUE)
+    why <- gsub(tmp, "the model it keeps", why, fixed = TRUE)
+    damaged(sub("\\.?\\s*Re-save the model.*$", "", why))
+  }
+  # bytes swapped for another model's would give embeddings under the wrong fingerprint
+  fp <- model$fingerprint
+  if (!is.null(fp) && !identical(as.character(py$fingerprint), as.character(fp))) {
+    damaged(sprintf("the model it keeps is another model (fingerprint %s; the handle records %s)",
+                    as.character(py$fingerprint), paste(fp, collapse = ", ")))
+  }
+  if (!is.null(cache)) cache$py <- py
   py
+}
+
+# The fingerprint of a handle's model; handles of an older minnet restore it from Python.
+.model_fingerprint <- function(model, arg = "model") {
+  fp <- model$fingerprint
+  if (is.character(fp) && length(fp) == 1L && !is.na(fp)) fp else
+    as.character(.py_model(model, arg)$fingerprint)
 }
 
 #' Print a MinNet model handle
@@ -96,6 +125,7 @@ print.MinNetModel <- function(x, ...) {
   cat(sprintf("  trained on %s cells; best epoch %s of %s; validation accuracy %s\n",
               format(s$n_cells), format(s$best_epoch), format(s$epochs_run),
               if (is.null(acc)) "NA" else sprintf("%.3f", acc)))
+  if (!is.null(x$fingerprint)) cat(sprintf("  fingerprint: %s\n", x$fingerprint))
   invisible(x)
 }
 
@@ -136,9 +166,10 @@ print.MinNetModel <- function(x, ...) {
 #'   (`upstream`, `gene_body`, `distance`, `decay` of `minnet.pp.gene_activity`).
 #'
 #' @return A `MinNetModel` handle wrapping the Python model, with fields `modalities`,
-#'   `features`, `labels`, `config`, `summary`, `history` (per-epoch losses) and `command`
-#'   (the logged `SeuratCommand`). It survives `saveRDS()`; use [SaveMinNet()] to share it
-#'   with Python.
+#'   `features`, `labels`, `config`, `summary`, `history` (per-epoch losses), `fingerprint`
+#'   (the core's `MinNetModel.fingerprint`: [RunMinNet()] records it in the reduction) and
+#'   `command` (the logged `SeuratCommand`). It survives `saveRDS()`; use [SaveMinNet()] to
+#'   share it with Python.
 #' @export
 #' @examples
 #' \dontrun{
@@ -246,6 +277,12 @@ LoadMinNet <- function(file) {
     .stopf("model file '%s' does not exist.", file)
   }
   core <- .core()
-  py <- .py_call(core$load(normalizePath(file)), "LoadMinNet")
-  .new_model(py)
+  path <- normalizePath(file)
+  # the core's message names the path it was given: show the user's spelling
+  py <- tryCatch(core$load(path), error = function(e) e)
+  if (inherits(py, "error")) {
+    msg <- gsub(path, file, conditionMessage(py), fixed = TRUE)
+    .py_call(stop(msg, call. = FALSE), "LoadMinNet")
+  }
+  .new_model(py, file = path)
 }

@@ -240,6 +240,23 @@ IsMinNetAvailable <- function() {
   .minnet_state$bridge_raw
 }
 
+# The core's fixes that name its Python API, in R's spelling (regular expressions).
+.r_spelling <- c(
+  "MinNetModel\\.save\\(\\)" = "SaveMinNet()",
+  "\\(MinNetModel\\.save\\)" = "(SaveMinNet())",
+  "minnet\\.load\\(\\)" = "LoadMinNet()",
+  "Pass the peaks, or minnet\\.pp\\.gene_activity\\(.*$" =
+    "Embed the peak assay instead (e.g. assay = 'peaks'): the model computes gene activity from it."
+)
+
+# A message of the core with its Python fixes in R's spelling.
+.r_message <- function(msg) {
+  for (py in names(.r_spelling)) {
+    msg <- gsub(py, .r_spelling[[py]], msg, perl = TRUE)
+  }
+  msg
+}
+
 # Run Python code; a Python exception becomes one R error with the exception's message.
 # `rename` (Python name = R name) puts the R argument names into the core's message, so
 # "n_neighbors must be an integer >= 1" reads "`k` must be an integer >= 1" in R.
@@ -250,6 +267,7 @@ IsMinNetAvailable <- function() {
     msg <- sub("\n+Detailed traceback:.*$", "", msg)
     msg <- sub("\n+Traceback \\(most recent call last\\):.*$", "", msg)
     msg <- sub("^[A-Za-z_.]*(MinNetInputError|ModelFileError): ", "", trimws(msg))
+    msg <- .r_message(msg)
     for (py in names(rename)) {
       msg <- gsub(sprintf("\\b%s\\b", py), sprintf("`%s`", rename[[py]]), msg, perl = TRUE)
     }

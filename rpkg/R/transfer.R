@@ -87,6 +87,10 @@ AddMinNetPredictions <- function(object, labels, scores, refdata = "celltype") {
 #' @param slot With `model`: the slot of `assay` with raw counts (`"counts"`; the
 #'   classifier reads raw counts).
 #' @param head.weight With `model`: the classifier's share of the blend, in \[0, 1\].
+#' @param check.model Refuse (`TRUE`) or only warn about (`FALSE`) reductions that different
+#'   models made: [RunMinNet()] records its model's fingerprint in the reduction, and the
+#'   reference's, the query's and `model`'s must agree (reductions without one, e.g. from
+#'   [AddMinNetEmbedding()], are not checked). The core's `check_model`.
 #'
 #' @return `query` with the two metadata columns added (and the command logged as
 #'   `TransferMinNetLabels`).
@@ -102,19 +106,25 @@ AddMinNetPredictions <- function(object, labels, scores, refdata = "celltype") {
 TransferMinNetLabels <- function(query, reference, refdata = "celltype", reduction = "minnet",
                                  k = 30, min.confidence = NULL, unassigned = "unassigned",
                                  model = NULL, assay = NULL, modality = NULL, slot = "counts",
-                                 head.weight = 0.5) {
+                                 head.weight = 0.5, check.model = TRUE) {
   .check_seurat(query, "query")
   .check_seurat(reference, "reference")
   .check_reduction(query, reduction, what = "query")
   .check_reduction(reference, reduction, what = "reference")
   .check_meta(reference, refdata, "refdata", "reference")
   .check_string(unassigned, "unassigned")   # the core takes any value as the label
+  models <- list(reference = .reduction_model(reference, reduction),
+                 query = .reduction_model(query, reduction))
+  if (!is.null(model)) {
+    .check_model(model)
+    models[["`model`"]] <- .model_fingerprint(model)
+  }
+  .check_same_model(models, reduction, check.model)
   ref <- SeuratObject::Embeddings(reference[[reduction]])
   qry <- SeuratObject::Embeddings(query[[reduction]])
 
   raw <- py_model <- NULL
   if (!is.null(model)) {
-    .check_model(model)
     if (is.null(modality)) {
       .stopf("`model` needs `modality`: what assay '%s' holds, one of the model's modalities (%s).",
              assay %||% SeuratObject::DefaultAssay(query),

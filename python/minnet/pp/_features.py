@@ -39,7 +39,8 @@ def select_features(
     batches
         Optional per-cell batch labels.
     extra
-        Features to keep in any case (those absent from ``var_names`` are reported and ignored).
+        Features to keep in any case (those absent from ``var_names`` are reported and ignored);
+        a single name may be given as a string.
 
     Returns
     -------
@@ -60,7 +61,8 @@ def select_features(
             batch_key = "batch"
         chosen = set(_hvg(sc, tmp, n_top, batch_key))
     if extra is not None:
-        extra = list(extra)
+        # one name given as a string is one feature, not its letters
+        extra = [extra] if isinstance(extra, str) else list(extra)
         missing = [f for f in extra if f not in names]
         if missing:
             logger.warning(

@@ -14,6 +14,7 @@ from anndata import AnnData
 from minnet._utils import MinNetInputError, get_matrix, in_memory, logger
 from minnet.genomics import (
     _naming_hint,
+    check_bp,
     gene_windows,
     overlap_windows,
     parse_peak_names,
@@ -102,8 +103,8 @@ def gene_activity(
         on each side).
     """
     check_is_anndata(atac, "atac")
-    upstream = check_int(upstream, "upstream", 0, allow_float=True)
-    distance = check_int(distance, "distance", 0, allow_float=True)
+    upstream = check_bp(upstream, "upstream")
+    distance = check_bp(distance, "distance")
     decay = check_number(decay, "decay", 0.0, low_open=True, description="a positive number of bp")
     min_cells = check_int(min_cells, "min_cells", 0, allow_float=True)
 
@@ -126,6 +127,11 @@ def gene_activity(
     n_peaks = np.bincount(gene_col, minlength=used_genes.size).astype(np.int64)
     n_cells = np.bincount(activity.indices, minlength=used_genes.size)
     keep = n_cells >= min_cells
+    if used_genes.size and not keep.any():
+        raise MinNetInputError(
+            f"min_cells={min_cells} drops every gene: the most widely detected one is non-zero "
+            f"in {int(n_cells.max())} of {atac.n_obs} cells. Lower min_cells."
+        )
     activity = activity[:, np.flatnonzero(keep)].tocsr()
     var = _gene_var(ann, used_genes[keep], n_peaks[keep])
 
@@ -156,6 +162,8 @@ def _select_genes(ann: pd.DataFrame, genes: Sequence[str] | str) -> pd.DataFrame
     if isinstance(genes, str):
         genes = [genes]
     wanted = pd.Index(pd.unique(pd.Series(list(genes), dtype=object).astype(str)))
+    if len(wanted) == 0:
+        raise MinNetInputError("genes= is empty; pass gene names, or genes=None for all genes.")
     pos = pd.Index(ann["gene_name"]).get_indexer(wanted)
     n_missing = int((pos < 0).sum())
     if n_missing == len(wanted):

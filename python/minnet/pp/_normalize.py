@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from anndata import AnnData
 
-from .._utils import MinNetInputError, get_matrix, to_csr_float32
+from .._utils import MinNetInputError, get_matrix, logger, to_csr_float32
 from ..validation import (
     Modality,
     check_counts,
@@ -83,6 +83,24 @@ def _is_integer_valued(x: np.ndarray | sp.spmatrix) -> bool:
     return bool(np.all(np.equal(np.mod(sample, 1), 0)))
 
 
+# Log-normalised (log1p of 1e4 per cell: at most ~9.2) and CLR values stay far below this;
+# whole numbers above it are counts.
+COUNTS_MIN_MAX = 20
+
+
+def _warn_if_counts(x: sp.csr_matrix, src: str) -> None:
+    """Warn when data declared normalised look like raw counts (whole numbers, large maximum)."""
+    if x.nnz == 0 or not _is_integer_valued(x):
+        return
+    top = float(x.data.max())
+    if top > COUNTS_MIN_MAX:
+        logger.warning(
+            "%s holds only whole numbers up to %g although normalized=True: it looks like raw "
+            "counts, which MinNet would then use without normalisation (lower accuracy). Set "
+            "normalized=False to let MinNet normalise them, or pass the normalised values.",
+            src, top)
+
+
 def normalized_matrix(
     adata: AnnData,
     modality: Modality,
@@ -101,7 +119,8 @@ def normalized_matrix(
     layer
         Layer with the raw counts; ``None`` uses ``.X``.
     normalized
-        ``True`` when the matrix is already normalised (log-normalised / CLR): it is used as is.
+        ``True`` when the matrix is already normalised (log-normalised / CLR): it is used as is
+        (with a warning when it holds only whole numbers above ``COUNTS_MIN_MAX``: raw counts).
     what
         Name of the object used in error messages.
 
@@ -124,6 +143,7 @@ def normalized_matrix(
     if normalized:
         x = to_csr_float32(x)
         check_finite(x, src, "remove or impute them before MinNet")
+        _warn_if_counts(x, src)
         return x
     check_counts(x, src)
     # distance-weighted gene activity (pp.gene_activity with distance > 0) is raw but fractional

@@ -73,6 +73,18 @@ class Standardizer:
             means[g], stds[g] = mean, std
         return cls(codes, means.astype(np.float32), stds.astype(np.float32), float(max_value))
 
+    @classmethod
+    def fixed(
+        cls, mean: np.ndarray, std: np.ndarray, n_rows: int, max_value: float = 10.0
+    ) -> Standardizer:
+        """Scale ``n_rows`` rows with given statistics (e.g. a model's training data's).
+
+        Each row is then scaled on its own: its values do not depend on any other row.
+        """
+        mean = np.asarray(mean, dtype=np.float32).reshape(1, -1)
+        std = np.asarray(std, dtype=np.float32).reshape(1, -1)
+        return cls(np.zeros(n_rows, dtype=np.int64), mean, std, float(max_value))
+
     def transform_rows(self, x: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
         """Return the scaled, clipped dense block ``x[rows]`` (float32)."""
         block = x[rows]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 from anndata import AnnData
 
-from ..model import MinNetModel
-from ..validation import Modality
+from .._utils import MinNetInputError
+from ..inputs import Scaling
+from ..model import MinNetModel, load
+from ..validation import Modality, check_key
 
 
 def embed(
-    model: MinNetModel,
+    model: MinNetModel | str | os.PathLike,
     adata: AnnData,
     modality: Modality,
     key_added: str = "X_minnet",
@@ -20,36 +24,62 @@ def embed(
     annotation: pd.DataFrame | str | None = None,
     copy: bool = True,
     verify_modality: bool = True,
+    scaling: Scaling = "reference",
 ) -> AnnData | None:
     """Embed cells of one modality and store the co-embedding in ``obsm[key_added]``.
 
     Parameters
     ----------
     model
-        A trained :class:`minnet.MinNetModel`.
+        A trained :class:`minnet.MinNetModel`, or the path of a model file (loaded with
+        :func:`minnet.load`; load it once yourself when embedding several objects).
     adata
         Cells to embed; raw counts in ``.X`` or ``layer``.
     modality
         ``"rna"``, ``"atac"`` or ``"adt"``.
     key_added
-        ``obsm`` key of the result.
-    layer, normalized, batch_key, annotation, verify_modality
-        As in :meth:`minnet.MinNetModel.embed`.
+        ``obsm`` key of the result: a non-empty string without ``"/"`` (h5ad files cannot
+        store such keys).
+    layer, normalized, batch_key, annotation, verify_modality, scaling
+        As in :meth:`minnet.MinNetModel.embed` (``scaling="reference"``, the default, embeds
+        every cell on its own; ``"query"`` scales the query by its own statistics).
     copy
         Return a new AnnData (default) instead of writing into ``adata``.
 
-    ``uns["minnet"][key_added]`` records the modality and the fingerprint of the model
+    ``uns["minnet"][key_added]`` records the modality, the scaling and the fingerprint of the model
     (:attr:`minnet.MinNetModel.fingerprint`).
 
     Returns
     -------
     The annotated copy when ``copy=True``, else ``None`` (``adata`` is updated).
+
+    Raises
+    ------
+    MinNetInputError
+        If ``key_added`` cannot be stored in an h5ad file, or ``model`` is neither a model nor
+        a path.
+    FileNotFoundError, minnet.io.ModelFileError
+        If ``model`` is a path that does not exist or is not a readable model file.
     """
+    check_key(key_added, "key_added")
+    model = _as_model(model)
     z = model.embed(adata, modality, layer=layer, normalized=normalized, batch_key=batch_key,
-                    annotation=annotation, verify_modality=verify_modality)
+                    annotation=annotation, verify_modality=verify_modality, scaling=scaling)
     out = adata.copy() if copy else adata
     out.obsm[key_added] = z
     # the fingerprint lets tools refuse embeddings made by two different models
-    out.uns.setdefault("minnet", {})[key_added] = {"modality": modality,
-                                                   "model": model.fingerprint}
+    out.uns.setdefault("minnet", {})[key_added] = {
+        "modality": modality, "model": model.fingerprint, "scaling": scaling}
     return out if copy else None
+
+
+def _as_model(model: object) -> MinNetModel:
+    """A model, or the model file at a path (scanpy-style convenience)."""
+    if isinstance(model, MinNetModel):
+        return model
+    if isinstance(model, str | os.PathLike):
+        return load(model)
+    raise MinNetInputError(
+        f"model must be a MinNetModel (from minnet.train or minnet.load) or the path of a model "
+        f"file, got {type(model).__name__}."
+    )

@@ -59,9 +59,11 @@ def knn_shares(
 
 
 def _head_shares(model: MinNetModel, query: AnnData, modality: Modality, layer: str | None,
-                 cats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 cats: np.ndarray, use_rep: str) -> tuple[np.ndarray, np.ndarray]:
     """The model's classifier probabilities for ``query`` on the union of its and ``cats``'
-    labels; returns the union and the probabilities (columns of unknown labels are 0)."""
+    labels; returns the union and the probabilities (columns of unknown labels are 0).
+
+    The query is scaled as its embedding was (``uns["minnet"][use_rep]["scaling"]``)."""
     from ..model import MinNetModel
 
     if not isinstance(model, MinNetModel):
@@ -88,7 +90,10 @@ def _head_shares(model: MinNetModel, query: AnnData, modality: Modality, layer: 
             "(e.g. %s); the classifier votes for them too.",
             len(head_labels) - len(shared), len(head_labels),
             sorted(set(head_labels) - shared)[:5])
-    prob = model.class_probabilities(query, modality, layer=layer)
+    info = query.uns.get("minnet", {})
+    entry = info.get(use_rep, {}) if isinstance(info, dict) else {}
+    scaling = entry.get("scaling", "reference") if isinstance(entry, dict) else "reference"
+    prob = model.class_probabilities(query, modality, layer=layer, scaling=scaling)
     union = np.asarray(sorted(set(cats) | set(head_labels)), dtype=object)
     out = np.zeros((prob.shape[0], union.size))
     out[:, pd.Index(union).get_indexer(head_labels)] = prob
@@ -186,7 +191,7 @@ def transfer_labels(
         head_weight = check_number(head_weight, "head_weight", 0.0, 1.0)
     cats, shares = knn_shares(ref[keep], lab.astype(str).to_numpy()[keep], qry, n_neighbors)
     if model is not None:
-        union, head = _head_shares(model, query, modality, layer, cats)
+        union, head = _head_shares(model, query, modality, layer, cats, use_rep)
         vote = np.zeros_like(head)
         vote[:, pd.Index(union).get_indexer(cats)] = shares
         cats, shares = union, (1.0 - head_weight) * vote + head_weight * head

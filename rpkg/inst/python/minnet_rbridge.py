@@ -8,6 +8,9 @@ here calls the core's public API (``minnet.train``, ``minnet.tl``, ``minnet.data
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -113,6 +116,7 @@ def model_info(model) -> dict:
         "summary": summary,
         "history": columns(model.history) if len(model.history) else {},
         "has_annotation": model.annotation is not None,
+        "fingerprint": str(model.fingerprint),
     }
 
 
@@ -161,10 +165,32 @@ def simulate(modality, **kwargs) -> dict:
     }
 
 
-def embed(model, adata: AnnData, modality: str, normalized: bool, batch_key) -> np.ndarray:
-    """The model's co-embedding of ``adata`` (float64, cells x dimensions)."""
-    z = model.embed(adata, modality, normalized=bool(normalized), batch_key=batch_key)
-    return np.asarray(z, dtype=np.float64)
+@contextmanager
+def _core_warnings():
+    """The messages the core logs as warnings meanwhile (R shows them as R warnings)."""
+    kept: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record.getMessage())
+
+    handler = _Keep(logging.WARNING)
+    logger = logging.getLogger("minnet")
+    logger.addHandler(handler)
+    try:
+        yield kept
+    finally:
+        logger.removeHandler(handler)
+
+
+def embed(model, adata: AnnData, modality: str, normalized: bool, batch_key,
+          scaling="reference") -> dict:
+    """The model's co-embedding of ``adata`` (``z``: float64, cells x dimensions) and the
+    core's ``warnings`` (e.g. a query too small for ``scaling="query"``)."""
+    with _core_warnings() as kept:
+        z = model.embed(adata, modality, normalized=bool(normalized), batch_key=batch_key,
+                        scaling=scaling)
+    return {"z": np.asarray(z, dtype=np.float64), "warnings": list(kept)}
 
 
 def transfer(reference: AnnData, query: AnnData, label_key, n_neighbors, min_confidence,

@@ -24,6 +24,24 @@ toy_peaks <- function(obj) {
   obj
 }
 
+# `obj` with its cells removed through the slots (SeuratObject 4's subset() refuses to keep no
+# cells; SeuratObject 5 and edited objects do not).
+without_cells <- function(obj) {
+  for (a in SeuratObject::Assays(obj)) {
+    obj@assays[[a]] <- drop_assay_cells(obj@assays[[a]])
+  }
+  obj@meta.data <- obj@meta.data[0, , drop = FALSE]
+  obj@active.ident <- factor()
+  obj
+}
+
+# A v4 assay with its cells removed through the slots.
+drop_assay_cells <- function(a) {
+  a@counts <- a@counts[, 0, drop = FALSE]
+  a@data <- a@data[, 0, drop = FALSE]
+  a
+}
+
 # A model handle made in R only, for checks that must fail before Python is used.
 fake_model <- function(genes = sprintf("Gene%04d", 0:29)) {
   structure(list(modalities = c("rna", "atac"), features = list(rna = genes, atac = genes),
@@ -65,6 +83,18 @@ fx_model <- function() {
                                    epochs = 30, n_hidden = 128, verbose = FALSE)
   }
   .fixtures$model
+}
+
+# A second model (other weights, the same features), for checks that two models' co-embeddings
+# are not mixed.
+fx_other_model <- function() {
+  if (is.null(.fixtures$other)) {
+    sim <- fx_sim()
+    .fixtures$other <- TrainMinNet(sim$paired, other.assay = "peaks", modality = "atac",
+                                   label = "celltype", annotation = sim$annotation,
+                                   epochs = 2, n_hidden = 16, seed = 1, verbose = FALSE)
+  }
+  .fixtures$other
 }
 
 # `returned` keeps everything `original` held: cells, every assay's counts and data, metadata

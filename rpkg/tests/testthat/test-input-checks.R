@@ -62,6 +62,59 @@ test_that("RunMinNet rejects bad input with clear errors", {
   expect_error(RunMinNet(obj, peaks_model, "peaks", "atac", slot = "data"), "holds peaks: .* slot = 'counts'")
 })
 
+test_that("an object or assay without cells is named as such (not as a data-only assay)", {
+  obj <- paired_toy()
+  empty <- without_cells(obj)
+  expect_length(SeuratObject::Cells(empty), 0L)
+  err <- expect_error(RunMinNet(empty, fake_model(), "RNA", "rna"), "^`object` has no cells")
+  expect_false(grepl("slot = 'data'", conditionMessage(err), fixed = TRUE))
+  expect_error(TrainMinNet(empty), "^`object` has no cells")
+  emb <- matrix(rnorm(ncol(obj) * 4), ncol = 4, dimnames = list(colnames(obj), NULL))
+  ref <- AddMinNetEmbedding(obj, emb, assay = "RNA")
+  expect_error(TransferMinNetLabels(without_cells(ref), ref), "^`query` has no cells")
+  # one assay without cells in an object that has cells
+  obj@assays$ACTIVITY <- drop_assay_cells(obj@assays$ACTIVITY)
+  err <- expect_error(RunMinNet(obj, fake_model(), "ACTIVITY", "atac"),
+                      "^assay 'ACTIVITY' has no cells \\(the object has 20\\)")
+  expect_false(grepl("slot = 'data'", conditionMessage(err), fixed = TRUE))
+})
+
+test_that("duplicated feature or cell names get an R fix, not AnnData's", {
+  obj <- toy_object()
+  counts <- SeuratObject::GetAssayData(obj, slot = "counts")[1:6, ]
+  rownames(counts) <- paste0("CD", 1:6)
+  obj[["ADT"]] <- SeuratObject::CreateAssayObject(counts = counts)
+  obj@assays$ADT@counts@Dimnames[[1]][2] <- "CD1"   # an edited slot: Seurat would not allow it
+  model <- fake_model()
+  model$modalities <- c("rna", "adt")
+  model$features <- list(rna = rownames(obj), adt = paste0("CD", 1:6))
+  err <- expect_error(RunMinNet(obj, model, "ADT", "adt"),
+                      "assay 'ADT' has 1 duplicated feature names \\(e.g. 'CD1'\\).*make.unique\\(rownames\\(counts\\)\\)")
+  expect_false(grepl("var_names_make_unique", conditionMessage(err), fixed = TRUE))
+  dup <- toy_object()
+  dup@assays$RNA@counts@Dimnames[[2]][2] <- colnames(dup)[1]
+  err <- expect_error(RunMinNet(dup, fake_model(), "RNA", "rna"),
+                      "assay 'RNA' has 1 duplicated cell names \\(e.g. 'cell001'\\).*RenameCells\\(")
+  expect_false(grepl("obs_names_make_unique", conditionMessage(err), fixed = TRUE))
+})
+
+test_that("reductions that different models made are refused before any Python", {
+  obj <- toy_peaks(toy_object())
+  emb <- matrix(rnorm(ncol(obj) * 4), ncol = 4, dimnames = list(colnames(obj), NULL))
+  ref <- qry <- AddMinNetEmbedding(obj, emb, assay = "RNA")
+  ref@reductions$minnet@misc$minnet <- list(model = "aaaaaaaaaaaaaaaa", modality = "rna")
+  qry@reductions$minnet@misc$minnet <- list(model = "bbbbbbbbbbbbbbbb", modality = "atac")
+  expect_error(TransferMinNetLabels(qry, ref),
+               "reduction 'minnet' was made by different MinNet models \\(reference: aaaaaaaaaaaaaaaa; query: bbbbbbbbbbbbbbbb\\).*RunMinNet\\(\\) .*same model, or pass check.model = FALSE")
+  expect_error(TransferMinNetLabels(qry, ref, check.model = NA), "`check.model` must be TRUE or FALSE")
+  model <- fake_model()
+  model$fingerprint <- "cccccccccccccccc"
+  expect_error(TransferMinNetLabels(ref, ref, model = model, modality = "rna"),
+               "\\(reference: a+; query: a+; `model`: c+\\)")
+  expect_error(LinkMinNetPeaks(ref, qry, annotation = data.frame()),
+               "different MinNet models \\(rna: a+; atac: b+\\)")
+})
+
 test_that("TransferMinNetLabels rejects bad input with clear errors", {
   obj <- toy_object()
   emb <- matrix(rnorm(ncol(obj) * 4), ncol = 4, dimnames = list(colnames(obj), NULL))
@@ -93,6 +146,10 @@ test_that("SaveMinNet, LoadMinNet and SimulateMinNetData check their arguments",
   expect_error(SaveMinNet(list(), "x.minnet"), "`model` must be a MinNet model")
   expect_error(SaveMinNet(fake_model(), file.path(tempdir(), "no", "such", "m.minnet")), "does not exist")
   expect_error(SaveMinNet(fake_model(), 3), "`file` must be a single non-empty string")
+  broken <- fake_model()
+  broken$features <- NULL   # a handle edited by hand
+  expect_error(SaveMinNet(broken, "x.minnet"),
+               "^`model` is a damaged MinNet model handle .*Fix: load the model file again with LoadMinNet\\(\\)")
   expect_error(LoadMinNet(file.path(tempdir(), "missing.minnet")), "model file .* does not exist")
   expect_error(SimulateMinNetData(n.cells = 5), "`n.cells` must be a whole number >= 20")
   expect_error(SimulateMinNetData(modality = "rna"), "`modality` must be one of 'atac', 'adt'")

@@ -109,6 +109,7 @@ test_that("LinkMinNetPeaks checks its inputs before using Python", {
   expect_error(LinkMinNetPeaks(obj, obj, model = list(), annotation = ann), "`model` must be a MinNet model")
   adt_model <- fake_model()
   adt_model$modalities <- c("rna", "adt")
+  names(adt_model$features) <- adt_model$modalities
   expect_error(LinkMinNetPeaks(obj, obj, adt_model, annotation = ann), "needs an RNA \\+ ATAC model")
   expect_error(LinkMinNetPeaks(obj, obj, fake_model(), annotation = ann),
                "assay 'ACTIVITY' \\(argument `atac.assay`\\) is not in atac")

@@ -70,7 +70,9 @@ test_that("ATAC embeds from peaks (model annotation) and from gene activity", {
   sim <- fx_sim()
   model <- fx_model()
   a1 <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
-  a2 <- RunMinNet(sim$atac, model, assay = "ACTIVITY", modality = "atac", verbose = FALSE)
+  expect_warning(a2 <- RunMinNet(sim$atac, model, assay = "ACTIVITY", modality = "atac",
+                                 verbose = FALSE),
+                 "made another way.*Embed the peak assay instead")
   e1 <- SeuratObject::Embeddings(a1, "minnet")
   e2 <- SeuratObject::Embeddings(a2, "minnet")
   expect_equal(dim(e1), c(ncol(sim$atac), 32L))
@@ -335,4 +337,93 @@ test_that("CITE-seq: simulate, train and embed ADT in R; Python models match Seu
   z_py <- pym$embed(sim$adt, "adt")   # converted to an R matrix, rows in the same cell order
   expect_equal(unname(SeuratObject::Embeddings(obj, "py")), z_py, tolerance = 1e-5,
                ignore_attr = TRUE)
+})
+
+test_that("RunMinNet records its model in the reduction; two models' reductions are refused", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  other <- fx_other_model()
+  expect_match(model$fingerprint, "^[0-9a-f]{16}$")
+  expect_false(identical(model$fingerprint, other$fingerprint))
+  f <- tempfile(fileext = ".minnet")
+  SaveMinNet(model, f)
+  expect_identical(LoadMinNet(f)$fingerprint, model$fingerprint)   # the file keeps it
+  rna <- RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", verbose = FALSE)
+  expect_identical(rna[["minnet"]]@misc$minnet, list(model = model$fingerprint, modality = "rna"))
+  atac <- RunMinNet(sim$atac, other, assay = "peaks", modality = "atac", verbose = FALSE)
+  expect_error(TransferMinNetLabels(atac, rna),
+               sprintf("different MinNet models \\(reference: %s; query: %s\\).*check.model = FALSE",
+                       model$fingerprint, other$fingerprint))
+  expect_error(TransferMinNetLabels(atac, rna, model = model, assay = "peaks", modality = "atac"),
+               sprintf("`model`: %s", model$fingerprint))
+  expect_warning(got <- TransferMinNetLabels(atac, rna, check.model = FALSE),
+                 "different MinNet models .*going on because check.model = FALSE")
+  expect_true("predicted.celltype" %in% colnames(got[[]]))
+  # a reduction without a recorded model (added from Python, or by an older minnet) is used
+  plain <- AddMinNetEmbedding(atac, SeuratObject::Embeddings(atac, "minnet"), assay = "peaks")
+  expect_null(plain[["minnet"]]@misc$minnet)
+  expect_silent(TransferMinNetLabels(plain, rna))
+})
+
+test_that("a damaged model handle names the user's object or file and the R fix", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  no_temp <- function(msg) {
+    expect_false(grepl(tempdir(), msg, fixed = TRUE))
+    expect_false(grepl("file[0-9a-f]+\\.minnet", msg))
+    expect_false(grepl("MinNetModel.save", msg, fixed = TRUE))
+  }
+  # the handle's kept model file truncated (e.g. a damaged .rds), its Python object gone
+  cut <- model
+  cut$cache <- new.env()
+  cut$bytes <- cut$bytes[1:2000]
+  err <- expect_error(RunMinNet(sim$rna, cut, assay = "RNA", modality = "rna", verbose = FALSE),
+                      "^`model` is a damaged MinNet model handle: .*Fix: load the model file again with LoadMinNet\\(\\)")
+  no_temp(conditionMessage(err))
+  # a handle from LoadMinNet() names its file
+  f <- tempfile(fileext = ".minnet")
+  SaveMinNet(model, f)
+  loaded <- LoadMinNet(f)
+  loaded$cache <- new.env()
+  loaded$bytes <- raw(0)
+  expect_error(SaveMinNet(loaded, tempfile()),
+               sprintf("^`model` is a damaged .*LoadMinNet\\('%s'\\)", normalizePath(f)))
+  # another model's bytes under this handle's fingerprint
+  swapped <- model
+  swapped$cache <- new.env()
+  swapped$bytes <- fx_other_model()$bytes
+  expect_error(RunMinNet(sim$rna, swapped, assay = "RNA", modality = "rna", verbose = FALSE),
+               "damaged MinNet model handle: the model it keeps is another model \\(fingerprint")
+  # a damaged file is named as the user wrote it, with R's fix
+  writeBin(model$bytes[1:2000], file.path(tempdir(), "half.minnet"))
+  err <- withr::with_dir(tempdir(), expect_error(LoadMinNet("half.minnet"),
+                                                 "^LoadMinNet failed: 'half.minnet' .*SaveMinNet\\(\\)"))
+  no_temp(conditionMessage(err))
+})
+
+test_that("a cell's embedding does not depend on the other cells of the query", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- fx_model()
+  all <- SeuratObject::Embeddings(RunMinNet(sim$rna, model, assay = "RNA", modality = "rna",
+                                            verbose = FALSE), "minnet")
+  one <- colnames(sim$rna)[1]
+  alone <- SeuratObject::Embeddings(RunMinNet(subset(sim$rna, cells = one), model, assay = "RNA",
+                                              modality = "rna", verbose = FALSE), "minnet")
+  expect_lt(max(abs(alone - all[one, , drop = FALSE])), 1e-5)
+  # a sorted population: one cell type alone
+  type <- colnames(sim$rna)[sim$rna$celltype == sim$rna$celltype[1]]
+  sorted <- SeuratObject::Embeddings(RunMinNet(subset(sim$rna, cells = type), model,
+                                               assay = "RNA", modality = "rna", verbose = FALSE),
+                                     "minnet")
+  expect_lt(max(abs(sorted - all[type, , drop = FALSE])), 1e-5)
+  # the query's own statistics are an explicit option, which warns in R when they cannot be
+  # estimated
+  expect_warning(RunMinNet(subset(sim$rna, cells = one), model, assay = "RNA", modality = "rna",
+                           scaling = "query", verbose = FALSE),
+                 "^RunMinNet: scaling='query' .*only 1 cell")
+  expect_error(RunMinNet(sim$rna, model, assay = "RNA", modality = "rna", scaling = "batch",
+                         verbose = FALSE), "^RunMinNet failed: .*scaling.*'batch'")
 })
