@@ -122,3 +122,20 @@ def test_malformed_query_peaks_get_the_peak_name_error(small_model, sim, sim_spl
     q.var_names = [bad] + list(q.var_names[1:])
     with pytest.raises(minnet.MinNetInputError, match=r"peak name\(s\).*Rename the peaks|start > end"):
         small_model.embed(q, "atac")
+
+
+def test_peaks_of_another_genome_build_are_named_as_such(small_model, sim, sim_split, caplog):
+    q = sim.atac[~sim_split][:50].copy()
+    peaks = minnet.genomics.parse_peak_names(list(q.var_names))
+    shifted = [f"{c}-{s + 3_000_000}-{e + 3_000_000}"  # as if lifted to another build
+               for c, s, e in zip(peaks["chrom"], peaks["start"], peaks["end"], strict=True)]
+    q.var_names = shifted
+    try:
+        small_model.embed(q, "atac")
+    except minnet.MinNetInputError as err:
+        assert "another genome build" in str(err)
+    else:
+        assert "another genome build" in caplog.text
+    caplog.clear()
+    small_model.embed(sim.atac[~sim_split][:50], "atac")  # the right build: no such warning
+    assert "another genome build" not in caplog.text

@@ -29,6 +29,10 @@ from .validation import Modality
 # how model input is scaled at embedding (see InputSpec.scaler)
 Scaling = Literal["reference", "query"]
 
+# Up to this fraction of the model's genes may lack query peaks before a build mismatch is
+# suspected (a query of fewer, shallower cells misses some genes' peaks).
+PEAK_COVERAGE_SLACK = 0.1
+
 # Distance-weighted gene activity is dense (a 100 kb window gives ~70 % of genes a non-zero
 # value in a typical cell): genes are chosen on at most this many cells, then computed for all.
 FEATURE_SELECTION_CELLS = 20_000
@@ -163,11 +167,31 @@ class InputSpec:
         parse_peak_names(list(var_names))
 
     def align(self, x: sp.csr_matrix, names: Sequence[str], min_overlap: float = 0.3,
-              what: str | None = None) -> sp.csr_matrix:
-        """Columns of ``x`` in the model's feature order; absent features are 0 (and reported)."""
-        aligned, _ = align_features(x, names, self.features, what or f"{self.modality} data",
-                                    min_overlap)
+              what: str | None = None, from_peaks: bool = False) -> sp.csr_matrix:
+        """Columns of ``x`` in the model's feature order; absent features are 0 (and reported).
+
+        ``from_peaks``: ``x`` is gene activity just computed from the query's peaks, so genes
+        without any peak near them point at peaks of another genome build.
+        """
+        what = what or f"{self.modality} data"
+        if from_peaks:
+            self._check_peak_coverage(names, min_overlap, what)
+        aligned, _ = align_features(x, names, self.features, what, min_overlap)
         return aligned
+
+    def _check_peak_coverage(self, genes: Sequence[str], min_overlap: float, what: str) -> None:
+        """Say so when few of the model's genes have peaks near them: another genome build?"""
+        covered = float(pd.Index(self.features).isin(pd.Index(genes)).mean())
+        if covered >= 1.0 - PEAK_COVERAGE_SLACK:
+            return
+        message = (
+            f"{what}: only {covered:.0%} of the model's {len(self.features)} genes have a query "
+            "peak near them (the training peaks covered all). The peaks may come from another "
+            "genome build (e.g. hg19 vs hg38) or another organism than the model's annotation: "
+            "lift the peaks over to the model's build, or pass the matching annotation=.")
+        if covered < min_overlap:
+            raise MinNetInputError(message)
+        logger.warning(message)
 
     def scaler(self, x: sp.csr_matrix, groups: np.ndarray | None = None,
                scaling: Scaling = "reference") -> Standardizer:

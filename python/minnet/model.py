@@ -15,7 +15,7 @@ from anndata import AnnData
 
 from . import __version__
 from ._utils import MinNetInputError, logger
-from .inputs import InputSpec, Scaling
+from .inputs import InputSpec, Scaling, looks_like_peaks
 from .io import TensorInfo, edited_or_damaged, read_model_file, write_model_file
 from .module import MinNetModule
 from .pp._gene_activity import SETTINGS as GENE_ACTIVITY_SETTINGS
@@ -160,7 +160,8 @@ class MinNetModel:
 
             annotation = read_annotation(annotation)
         x, names = spec.normalized(adata, layer, normalized, annotation)
-        x = spec.align(x, names, min_overlap)
+        x = spec.align(x, names, min_overlap,
+                       from_peaks=spec.modality == "atac" and looks_like_peaks(adata.var_names))
         if verify_modality:
             self._verify_modality(spec.modality, x, names)
         _warn_empty_cells(x, spec.modality)
