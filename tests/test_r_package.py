@@ -265,12 +265,14 @@ def _mirrors() -> dict:
         }, {"modality"}),
         "LinkMinNetPeaks": ([tl.peak_gene_links, tl.link_peaks], {
             "reduction": ("use_rep", _REDUCTION), "annotation": "annotation",
-            "distance": "distance", "n.bulks": "n_bulks", "group.by": ("groupby", _CELLTYPE),
+            "distance": "distance", "n.bulks": "n_bulks",
+            # the pipeline's groupby (link_peaks may have a groupby of its own for bulks)
+            "group.by": ("groupby", _CELLTYPE, tl.peak_gene_links),
             "genes": "genes", "method": "method", "n.background": "n_background",
             "smooth": "smooth", "n.neighbors": "n_neighbors", "percentile": "percentile",
             "seed": "seed", "verbose": "progress",
         }, {"rna", "atac", "model", "peak.assay", "expression.assay", "atac.assay",
-            "return.links", "check.model"}),
+            "return.links", "check.model", "pvalue.cutoff", "score.cutoff"}),
     }
 
 

@@ -141,3 +141,17 @@ def test_r_bridge_runs_peak_gene_links_once(sim, unpaired, monkeypatch):
                                  ["cell_type", "cell_type"], 30, 150_000, "pearson",
                                  np.array(genes), 30, True, 5, 95.0, 2)
     assert again["links"]["score"].tolist() == res["links"]["score"].tolist()
+
+
+@pytest.mark.parametrize("method", ["robust", "within"])
+def test_peak_gene_links_new_methods(sim, unpaired, method):
+    """The issue-18 statistics run through the orchestrator, seeded (same call, same table)."""
+    rna, atac = unpaired
+    df = minnet.tl.peak_gene_links(rna, atac, sim.annotation, method=method, **PGL)
+    again = minnet.tl.peak_gene_links(rna, atac, sim.annotation, method=method, **PGL)
+    pd.testing.assert_frame_equal(df, again, check_exact=True)
+    assert df.attrs["minnet_link_peaks"]["method"] == method
+    if method == "within":  # the mini-bulks' group column is found without being named
+        assert df.attrs["minnet_link_peaks"]["groupby"] == "cell_type"
+    p = df["pvalue"].dropna()
+    assert len(p) > 100 and ((p >= 0) & (p <= 1)).all()

@@ -10,7 +10,8 @@
 #' strands and `end` on `-` strands. A data.frame is read by the core's
 #' `minnet.genomics.read_annotation`, the function every MinNet computation reads
 #' annotations with: strands `+`/`-` or `1`/`-1`, whole-number positions, rows without
-#' `gene_name`, `chrom` or `tss` dropped, the first row of a duplicated gene kept.
+#' `gene_name`, `chrom` or `tss` dropped, the first row of a duplicated gene kept. In a
+#' `GRanges`, a missing (`NA` or empty) `gene_name` falls back to the `gene_id`, as in Signac.
 #'
 #' [TrainMinNet()] and [LinkMinNetPeaks()] accept either form and do this themselves; use
 #' this function to look at (or check) the table they will use.
@@ -64,7 +65,13 @@ CreateMinNetAnnotation <- function(annotation) {
            paste(setdiff(colnames(df), c("seqnames", "start", "end", "width", "strand")),
                  collapse = ", "))
   }
-  df <- df[!is.na(df$gene_name) & nzchar(as.character(df$gene_name)), , drop = FALSE]
+  # Signac falls back to gene_id where gene_name is missing (e.g. Ensembl genes without a symbol)
+  df$gene_name <- as.character(df$gene_name)
+  if ("gene_id" %in% colnames(df)) {
+    miss <- is.na(df$gene_name) | !nzchar(df$gene_name)
+    df$gene_name[miss] <- as.character(df$gene_id)[miss]
+  }
+  df <- df[!is.na(df$gene_name) & nzchar(df$gene_name), , drop = FALSE]
   if (nrow(df) == 0L) {
     .stopf("the GRanges annotation has no named genes.")
   }

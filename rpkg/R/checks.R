@@ -26,8 +26,13 @@
     return(invisible(names))
   }
   fix <- if (kind == "feature") {
-    sprintf("make them unique, e.g. counts <- GetAssayData(object, assay = '%s', slot = 'counts'); rownames(counts) <- make.unique(rownames(counts)); object[['%s']] <- CreateAssayObject(counts = counts)",
-            assay, assay)
+    getter <- if ("LayerData" %in% getNamespaceExports("SeuratObject")) {
+      sprintf("LayerData(object, assay = '%s', layer = 'counts')", assay)
+    } else {
+      sprintf("GetAssayData(object, assay = '%s', slot = 'counts')", assay)
+    }
+    sprintf("make them unique, e.g. counts <- %s; rownames(counts) <- make.unique(rownames(counts)); object[['%s']] <- CreateAssayObject(counts = counts)",
+            getter, assay)
   } else {
     "make them unique, e.g. object <- RenameCells(object, new.names = make.unique(Cells(object)))"
   }

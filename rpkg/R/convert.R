@@ -37,8 +37,10 @@
     }
     m <- .so_fun("LayerData")(a, layer = slot)
   } else if ("LayerData" %in% getNamespaceExports("SeuratObject")) {
-    # SeuratObject 5 deprecates GetAssayData(slot =) for v4 assays too
-    m <- .so_fun("LayerData")(a, layer = slot)
+    # SeuratObject 5 deprecates GetAssayData(slot =) for v4 assays too; its LayerData() would
+    # subset by cell names (failing on the duplicated names checked later), so read the slot
+    m <- if (slot %in% methods::slotNames(a)) methods::slot(a, slot) else
+      .so_fun("LayerData")(a, layer = slot)
   } else {
     m <- SeuratObject::GetAssayData(a, slot = slot)
   }

@@ -139,7 +139,10 @@ RunMinNet <- function(object, model, assay = NULL, modality, reduction.name = "m
 #' @param key Reduction key; columns become `key1, key2, ...`.
 #' @param cells Cell names of the rows (default: `rownames(embeddings)`).
 #'
-#' @return A `DimReduc` holding exactly `embeddings`.
+#' @return A `DimReduc` holding exactly `embeddings`, with `stdev` the standard deviation of
+#'   each dimension over the cells (so `ElbowPlot(object, reduction = "minnet")` shows how
+#'   the spread is distributed over the dimensions; MinNet's dimensions are not ordered by
+#'   variance as PCs are, so it is no guide for choosing `dims`).
 #' @export
 #' @examples
 #' emb <- matrix(rnorm(20), 10, 2, dimnames = list(paste0("c", 1:10), NULL))
@@ -162,7 +165,9 @@ CreateMinNetDimReduc <- function(embeddings, assay, key = "minnet_", cells = NUL
     .stopf("`embeddings` needs unique cell names as row names (or pass `cells`).")
   }
   colnames(emb) <- paste0(key, seq_len(ncol(emb)))
-  SeuratObject::CreateDimReducObject(embeddings = emb, key = key, assay = assay)
+  stdev <- if (nrow(emb) > 1L) unname(apply(emb, 2L, stats::sd)) else numeric()
+  SeuratObject::CreateDimReducObject(embeddings = emb, key = key, assay = assay,
+                                     stdev = stdev)
 }
 
 # `minnet`: what RunMinNet() records in the DimReduc's misc (model fingerprint, modality).

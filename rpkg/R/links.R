@@ -72,19 +72,73 @@ CreateMinNetLinksGRanges <- function(links) {
   )
 }
 
-.store_links <- function(object, links, peak.assay) {
+# The links Signac keeps (its LinkPeaks): p-value below `pvalue.cutoff`, |score| above
+# `score.cutoff`.
+.significant_links <- function(links, pvalue.cutoff = 0.05, score.cutoff = 0.05) {
+  keep <- !is.na(links$pvalue) & links$pvalue < pvalue.cutoff &
+    !is.na(links$score) & abs(links$score) > score.cutoff
+  links[keep, , drop = FALSE]
+}
+
+# A links GRanges with `genome` in its seqinfo; sorted (natural chromosome order, then
+# position) unless `sort = FALSE` (then in the table's row order).
+.sorted_links_granges <- function(links, genome = NULL, sort = TRUE) {
+  gr <- CreateMinNetLinksGRanges(links)
+  if (requireNamespace("GenomeInfoDb", quietly = TRUE)) {
+    gr <- GenomeInfoDb::sortSeqlevels(gr)
+    if (length(genome) == 1L && !is.na(genome) && length(GenomeInfoDb::seqlevels(gr))) {
+      GenomeInfoDb::genome(gr) <- genome
+    }
+  }
+  if (sort) BiocGenerics::sort(gr) else gr
+}
+
+# The genome of an annotation GRanges (or of a ChromatinAssay's annotation / genome), or NULL.
+.genome_of <- function(x) {
+  if (is.null(x) || !requireNamespace("GenomeInfoDb", quietly = TRUE)) {
+    return(NULL)
+  }
+  g <- tryCatch(unique(stats::na.omit(unname(GenomeInfoDb::genome(x)))),
+                error = function(e) character())
+  if (length(g) == 1L) g else NULL
+}
+
+.store_links <- function(object, links, peak.assay, pvalue.cutoff = 0.05, score.cutoff = 0.05,
+                         genome = NULL) {
   links <- .check_links(links)
   methods::slot(object, "misc")[["minnet_links"]] <- links
+  methods::slot(object, "misc")[["minnet_links_cutoffs"]] <-
+    c(pvalue.cutoff = pvalue.cutoff, score.cutoff = score.cutoff)
   if (requireNamespace("GenomicRanges", quietly = TRUE)) {
-    gr <- CreateMinNetLinksGRanges(links)
-    methods::slot(object, "misc")[["minnet_links_granges"]] <- gr
     a <- object[[peak.assay]]
-    if (.is_chromatin_assay(a)) {
-      a <- getExportedValue("Signac", "Links<-")(a, value = gr)
+    chromatin <- .is_chromatin_assay(a)
+    if (is.null(genome) && chromatin) {
+      genome <- .genome_of(a) %||%
+        .genome_of(tryCatch(getExportedValue("Signac", "Annotation")(a), error = function(e) NULL))
+    }
+    # in Misc, row for row the table; in Links(), sorted as Signac's LinkPeaks leaves them
+    gr <- .sorted_links_granges(links, genome, sort = FALSE)
+    methods::slot(object, "misc")[["minnet_links_granges"]] <- gr
+    if (chromatin) {
+      sig <- .sorted_links_granges(.significant_links(links, pvalue.cutoff, score.cutoff), genome)
+      a <- getExportedValue("Signac", "Links<-")(a, value = sig)
       object[[peak.assay]] <- a
     }
   }
   object
+}
+
+# The default peak assay of `object`: its (first) Signac ChromatinAssay, else the default
+# assay when it holds peaks, else an assay named "peaks", else the default assay.
+.default_peak_assay <- function(object) {
+  assays <- SeuratObject::Assays(object)
+  for (a in assays) {
+    if (.is_chromatin_assay(object[[a]])) return(a)
+  }
+  def <- SeuratObject::DefaultAssay(object)
+  if (.looks_like_peaks(utils::head(rownames(object[[def]]), 50))) return(def)
+  if ("peaks" %in% assays) return("peaks")
+  def
 }
 
 #' Store peak-gene links in a Seurat object
@@ -98,7 +152,15 @@ CreateMinNetLinksGRanges <- function(links) {
 #' @param object A Seurat object.
 #' @param links A data.frame with columns `gene, peak, score, zscore, pvalue, qvalue,
 #'   distance`.
-#' @param peak.assay The peak assay the links refer to.
+#' @param peak.assay The peak assay the links refer to; by default the object's Signac
+#'   `ChromatinAssay` when it has one, else its default assay when that holds peaks, else
+#'   `"peaks"`.
+#' @param pvalue.cutoff,score.cutoff `Links()` of a `ChromatinAssay` receives only the links
+#'   with `pvalue < pvalue.cutoff` and `abs(score) > score.cutoff` (Signac's `LinkPeaks`
+#'   defaults), as a sorted `GRanges`; the full table stays in `Misc()`
+#'   ([GetMinNetLinks()]).
+#' @param genome Genome name for the `GRanges`' seqinfo (default: the genome of the
+#'   `ChromatinAssay` or of its annotation, when set).
 #'
 #' @return `object` with the links stored (and the command logged as `AddMinNetLinks`).
 #' @export
@@ -110,10 +172,12 @@ CreateMinNetLinksGRanges <- function(links) {
 #'                     pvalue = 0.001, qvalue = 0.01, distance = 150)
 #' obj <- AddMinNetLinks(obj, links)
 #' GetMinNetLinks(obj)
-AddMinNetLinks <- function(object, links, peak.assay = "peaks") {
+AddMinNetLinks <- function(object, links, peak.assay = NULL, pvalue.cutoff = 0.05,
+                           score.cutoff = 0.05, genome = NULL) {
   .check_seurat(object, "object")
+  peak.assay <- peak.assay %||% .default_peak_assay(object)
   .check_assay(object, peak.assay, "peak.assay")
-  object <- .store_links(object, links, peak.assay)
+  object <- .store_links(object, links, peak.assay, pvalue.cutoff, score.cutoff, genome)
   links <- sprintf("<%d links>", NROW(links))
   command <- SeuratObject::LogSeuratCommand(object, return.command = TRUE)
   .store_command(object, command, "AddMinNetLinks", peak.assay)
@@ -122,7 +186,11 @@ AddMinNetLinks <- function(object, links, peak.assay = "peaks") {
 #' Get the peak-gene links stored by MinNet
 #'
 #' @param object A Seurat object from [LinkMinNetPeaks()] or [AddMinNetLinks()].
-#' @param granges Return the `GRanges` form instead of the data.frame.
+#' @param granges Return the `GRanges` form (row for row the data.frame) instead of the
+#'   data.frame.
+#' @param all `TRUE` (default): every tested gene-peak pair; `FALSE`: only those passing the
+#'   cutoffs they were stored with (`pvalue.cutoff`, `score.cutoff`), i.e. what `Links()` of
+#'   a Signac `ChromatinAssay` holds.
 #'
 #' @return The links data.frame (`gene, peak, score, zscore, pvalue, qvalue, distance`) or
 #'   `GRanges`.
@@ -131,13 +199,25 @@ AddMinNetLinks <- function(object, links, peak.assay = "peaks") {
 #' \dontrun{
 #' head(GetMinNetLinks(atac))
 #' }
-GetMinNetLinks <- function(object, granges = FALSE) {
+GetMinNetLinks <- function(object, granges = FALSE, all = TRUE) {
   .check_seurat(object, "object")
   key <- if (isTRUE(granges)) "minnet_links_granges" else "minnet_links"
   out <- methods::slot(object, "misc")[[key]]
   if (is.null(out)) {
     .stopf("the object holds no MinNet links%s; run LinkMinNetPeaks() first.",
            if (isTRUE(granges)) " as GRanges (is GenomicRanges installed?)" else "")
+  }
+  if (!isTRUE(all)) {
+    cut <- methods::slot(object, "misc")[["minnet_links_cutoffs"]] %||%
+      c(pvalue.cutoff = 0.05, score.cutoff = 0.05)
+    keep <- !is.na(out$pvalue) & out$pvalue < cut[["pvalue.cutoff"]] &
+      !is.na(out$score) & abs(out$score) > cut[["score.cutoff"]]
+    if (is.data.frame(out)) {
+      out <- out[keep, , drop = FALSE]
+      rownames(out) <- NULL
+    } else {
+      out <- out[keep]
+    }
   }
   out
 }
@@ -167,7 +247,13 @@ GetMinNetLinks <- function(object, granges = FALSE) {
 #' @param reduction The co-embedding reduction in both objects (when `model` is `NULL`); the
 #'   core's `use_rep = "X_minnet"` under its Seurat name.
 #' @param peak.assay Peak assay of `atac` (feature names `chr-start-end`; a Signac
-#'   `ChromatinAssay`'s ranges are used when Signac is installed).
+#'   `ChromatinAssay`'s ranges are used when Signac is installed). By default the object's
+#'   `ChromatinAssay` when it has one (whatever its name, e.g. Signac's `"ATAC"`), else its
+#'   default assay when that holds peaks, else `"peaks"`.
+#' @param pvalue.cutoff,score.cutoff Links stored in `Links()` of a `ChromatinAssay` (what
+#'   Signac's `CoveragePlot` and `LinkPlot` draw): `pvalue < pvalue.cutoff` and
+#'   `abs(score) > score.cutoff`, Signac's `LinkPeaks` defaults. Every tested pair stays in
+#'   `Misc()` ([GetMinNetLinks()] with `all = TRUE`).
 #' @param expression.assay RNA assay of `rna`.
 #' @param annotation Gene annotation: data.frame (`gene_name, chrom, tss, strand`) or
 #'   `GRanges` such as Signac's `Annotation()` (see [CreateMinNetAnnotation()]).
@@ -212,14 +298,16 @@ GetMinNetLinks <- function(object, granges = FALSE) {
 #'                          return.links = TRUE)
 #' }
 LinkMinNetPeaks <- function(rna, atac = rna, model = NULL, reduction = "minnet",
-                            peak.assay = "peaks", expression.assay = "RNA", annotation,
+                            peak.assay = NULL, expression.assay = "RNA", annotation,
                             distance = 150000, n.bulks = 100, group.by = "celltype",
                             genes = NULL, method = c("spearman", "pearson"),
                             n.background = 200, smooth = TRUE, n.neighbors = 5,
                             percentile = 95, seed = 0, atac.assay = NULL,
-                            return.links = FALSE, verbose = TRUE, check.model = TRUE) {
+                            return.links = FALSE, verbose = TRUE, check.model = TRUE,
+                            pvalue.cutoff = 0.05, score.cutoff = 0.05) {
   .check_seurat(rna, "rna")
   .check_seurat(atac, "atac")
+  peak.assay <- peak.assay %||% .default_peak_assay(atac)
   if (is.character(model)) {
     reduction <- model
     model <- NULL
@@ -308,13 +396,16 @@ LinkMinNetPeaks <- function(rna, atac = rna, model = NULL, reduction = "minnet",
   }
   links <- .check_links(links)
   if (verbose) {
-    message(sprintf("LinkMinNetPeaks: %d gene-peak pairs tested over %d mini-bulks; %d with q < 0.05.",
-                    nrow(links), as.integer(res$n_bulks), sum(links$qvalue < 0.05)))
+    message(sprintf("LinkMinNetPeaks: %d gene-peak pairs tested over %d mini-bulks; %d with q < 0.05; %d with p < %s and |score| > %s.",
+                    nrow(links), as.integer(res$n_bulks), sum(links$qvalue < 0.05),
+                    nrow(.significant_links(links, pvalue.cutoff, score.cutoff)),
+                    format(pvalue.cutoff), format(score.cutoff)))
   }
   if (isTRUE(return.links)) {
     return(links)
   }
-  atac <- .store_links(atac, links, peak.assay)
+  atac <- .store_links(atac, links, peak.assay, pvalue.cutoff, score.cutoff,
+                       genome = if (methods::is(annotation, "GRanges")) .genome_of(annotation))
   # Keep the logged parameters small: describe large arguments instead of storing them.
   annotation <- sprintf("<annotation of %d genes>", nrow(ann))
   genes <- if (is.null(genes)) NULL else sprintf("<%d genes>", length(genes))

@@ -142,7 +142,10 @@ print.MinNetModel <- function(x, ...) {
 #' @param object A Seurat object holding both modalities for the same cells.
 #' @param rna.assay The RNA assay.
 #' @param other.assay The second modality's assay: gene activity or peaks for `"atac"`, protein
-#'   counts for `"adt"` (default `"ACTIVITY"` for `"atac"`, `"ADT"` for `"adt"`).
+#'   counts for `"adt"`. Default for `"atac"`: with `annotation`, the object's Signac
+#'   `ChromatinAssay` when it has one (whatever its name, e.g. `"ATAC"`), else its peak assay
+#'   (as in [LinkMinNetPeaks()]); without, `"ACTIVITY"` (gene activity, as Signac's
+#'   `GeneActivity` computes it). `"ADT"` for `"adt"`.
 #' @param modality `"atac"` or `"adt"`: what `other.assay` holds.
 #' @param label Metadata column with cell types (at least two). The core's `label_key`; the
 #'   default is the R spelling of the core's `"cell_type"`, the column
@@ -189,7 +192,15 @@ TrainMinNet <- function(object, rna.assay = "RNA", other.assay = NULL,
   if (missing(modality)) modality <- modality[1]
   # R picks the default assay from it, so R checks it
   modality <- .check_modality(modality, c("atac", "adt"))
-  other.assay <- other.assay %||% c(atac = "ACTIVITY", adt = "ADT")[[modality]]
+  if (is.null(other.assay)) {
+    other.assay <- if (modality == "adt") {
+      "ADT"
+    } else if (!is.null(annotation)) {
+      .default_peak_assay(other)
+    } else {
+      "ACTIVITY"
+    }
+  }
   .check_assay(object, rna.assay, "rna.assay")
   .check_assay(other, other.assay, "other.assay",
                if (is.null(other.object)) "object" else "other.object")

@@ -101,7 +101,7 @@ def peak_gene_links(
     n_neighbors: int = 5,
     percentile: float = 95,
     distance: int = 150_000,
-    method: Literal["spearman", "pearson"] = "spearman",
+    method: Literal["spearman", "pearson", "robust", "within"] = "spearman",
     n_background: int = 200,
     layer: str | None = None,
     atac_layer: str | None = None,
@@ -142,7 +142,9 @@ def peak_gene_links(
     n_neighbors, percentile
         Smoothing settings.
     distance, method, n_background
-        Link settings (:func:`minnet.tl.link_peaks`).
+        Link settings (:func:`minnet.tl.link_peaks`): ``method="robust"`` tests positive
+        links against a median / MAD background; ``method="within"`` correlates genes and
+        peaks within the ``groupby`` groups of the mini-bulks.
     layer, atac_layer
         Layers with the raw counts of ``rna`` and ``atac`` (``None``: ``.X``).
     seed

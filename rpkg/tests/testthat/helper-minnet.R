@@ -4,6 +4,17 @@ suppressPackageStartupMessages({
   library(minnet)
 })
 
+# One layer (v5) / slot (v4) of an assay, on SeuratObject 4.1 and 5.x alike: `slot =` of
+# GetAssayData() is defunct from SeuratObject 5.3, and LayerData() does not exist before 5.0.
+so_v5 <- function() utils::packageVersion("SeuratObject") >= "5.0.0"
+assay_data <- function(object, layer = "counts", assay = NULL) {
+  if (so_v5()) {
+    SeuratObject::LayerData(object, layer = layer, assay = assay)
+  } else {
+    SeuratObject::GetAssayData(object, slot = layer, assay = assay)
+  }
+}
+
 # A small Seurat object built in R only (no Python): 30 genes x 20 cells, two cell types.
 toy_object <- function(n_genes = 30, n_cells = 20, seed = 1) {
   set.seed(seed)
@@ -27,11 +38,23 @@ toy_peaks <- function(obj) {
 # `obj` with its cells removed through the slots (SeuratObject 4's subset() refuses to keep no
 # cells; SeuratObject 5 and edited objects do not).
 without_cells <- function(obj) {
+  obj <- as_v4_assays(obj)
   for (a in SeuratObject::Assays(obj)) {
     obj@assays[[a]] <- drop_assay_cells(obj@assays[[a]])
   }
   obj@meta.data <- obj@meta.data[0, , drop = FALSE]
   obj@active.ident <- factor()
+  obj
+}
+
+# `obj` with its Assay5 assays (SeuratObject 5's default) turned into v4 assays, for tests that
+# edit an assay's slots directly.
+as_v4_assays <- function(obj) {
+  for (a in SeuratObject::Assays(obj)) {
+    if (inherits(obj[[a]], "Assay5")) {
+      suppressWarnings(obj[[a]] <- methods::as(obj[[a]], "Assay"))
+    }
+  }
   obj
 }
 
@@ -104,8 +127,8 @@ expect_keeps_original <- function(returned, original) {
   expect_true(all(SeuratObject::Assays(original) %in% SeuratObject::Assays(returned)))
   for (a in SeuratObject::Assays(original)) {
     for (slot in c("counts", "data")) {
-      expect_identical(SeuratObject::GetAssayData(returned, slot = slot, assay = a),
-                       SeuratObject::GetAssayData(original, slot = slot, assay = a))
+      expect_identical(suppressWarnings(assay_data(returned, slot, assay = a)),
+                       suppressWarnings(assay_data(original, slot, assay = a)))
     }
   }
   expect_identical(returned[[]][, colnames(original[[]]), drop = FALSE], original[[]])

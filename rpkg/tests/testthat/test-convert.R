@@ -6,7 +6,7 @@ csr_from_pieces <- function(p) {
 
 test_that("CreateMinNetAnnDataPieces gives the cells x features CSR of an assay", {
   obj <- toy_object()
-  m <- SeuratObject::GetAssayData(obj, slot = "counts")
+  m <- assay_data(obj, "counts")
   p <- CreateMinNetAnnDataPieces(obj, "RNA")
   expect_equal(p$format, "csr")
   expect_equal(p$shape, c(ncol(m), nrow(m)))
@@ -23,7 +23,7 @@ test_that("CreateMinNetAnnDataPieces gives the cells x features CSR of an assay"
 test_that("CreateMinNetAnnDataPieces subsets features and cells and reads the data slot", {
   obj <- toy_object()
   obj <- Seurat::NormalizeData(obj, verbose = FALSE)
-  d <- SeuratObject::GetAssayData(obj, slot = "data")
+  d <- assay_data(obj, "data")
   feats <- rev(rownames(d)[c(2, 5, 9)])
   cells <- colnames(d)[c(7, 3, 1)]
   p <- CreateMinNetAnnDataPieces(obj, "RNA", slot = "data", features = feats, cells = cells)
@@ -33,7 +33,7 @@ test_that("CreateMinNetAnnDataPieces subsets features and cells and reads the da
 
 test_that("dense and data-only assays are converted", {
   obj <- toy_object()
-  dense <- as.matrix(SeuratObject::GetAssayData(obj, slot = "counts"))
+  dense <- as.matrix(assay_data(obj, "counts"))
   obj[["DENSE"]] <- SeuratObject::CreateAssayObject(data = log1p(dense))
   p <- CreateMinNetAnnDataPieces(obj, "DENSE", slot = "data")
   expect_equal(as.matrix(csr_from_pieces(p)), t(log1p(dense)))
@@ -44,7 +44,7 @@ test_that("Seurat v5 Assay5 objects are converted where SeuratObject has them", 
   skip_if_not("CreateAssay5Object" %in% getNamespaceExports("SeuratObject"),
               "SeuratObject without Assay5")
   obj <- toy_object()
-  m <- SeuratObject::GetAssayData(obj, slot = "counts")
+  m <- assay_data(obj, "counts")
   create5 <- getExportedValue("SeuratObject", "CreateAssay5Object")
   obj[["RNA5"]] <- create5(counts = m)
   p <- CreateMinNetAnnDataPieces(obj, "RNA5")

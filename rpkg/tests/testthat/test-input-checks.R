@@ -4,7 +4,7 @@
 
 paired_toy <- function() {
   obj <- toy_peaks(toy_object())
-  obj[["ACTIVITY"]] <- SeuratObject::CreateAssayObject(counts = SeuratObject::GetAssayData(obj, slot = "counts"))
+  obj[["ACTIVITY"]] <- SeuratObject::CreateAssayObject(counts = assay_data(obj, "counts"))
   obj
 }
 
@@ -81,7 +81,7 @@ test_that("an object or assay without cells is named as such (not as a data-only
 
 test_that("duplicated feature or cell names get an R fix, not AnnData's", {
   obj <- toy_object()
-  counts <- SeuratObject::GetAssayData(obj, slot = "counts")[1:6, ]
+  counts <- assay_data(obj, "counts")[1:6, ]
   rownames(counts) <- paste0("CD", 1:6)
   obj[["ADT"]] <- SeuratObject::CreateAssayObject(counts = counts)
   obj@assays$ADT@counts@Dimnames[[1]][2] <- "CD1"   # an edited slot: Seurat would not allow it
@@ -91,7 +91,7 @@ test_that("duplicated feature or cell names get an R fix, not AnnData's", {
   err <- expect_error(RunMinNet(obj, model, "ADT", "adt"),
                       "assay 'ADT' has 1 duplicated feature names \\(e.g. 'CD1'\\).*make.unique\\(rownames\\(counts\\)\\)")
   expect_false(grepl("var_names_make_unique", conditionMessage(err), fixed = TRUE))
-  dup <- toy_object()
+  dup <- as_v4_assays(toy_object())
   dup@assays$RNA@counts@Dimnames[[2]][2] <- colnames(dup)[1]
   err <- expect_error(RunMinNet(dup, fake_model(), "RNA", "rna"),
                       "assay 'RNA' has 1 duplicated cell names \\(e.g. 'cell001'\\).*RenameCells\\(")

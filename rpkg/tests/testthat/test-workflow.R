@@ -20,7 +20,7 @@ test_that("SimulateMinNetData returns paired and unpaired Seurat objects and an 
   expect_true(all(c("gene", "peak", "distance") %in% colnames(sim$links)))
   expect_true("SimulateMinNetData" %in% names(sim$paired@commands))
   # integer counts survive the trip from Python
-  m <- SeuratObject::GetAssayData(sim$rna, slot = "counts")
+  m <- assay_data(sim$rna, "counts")
   expect_true(all(m@x == round(m@x)))
 })
 
