@@ -46,6 +46,7 @@ __all__ = [
     "check_seed",
     "check_unique_names",
     "embedding_model",
+    "embedding_record",
     "obs_column",
 ]
 
@@ -556,11 +557,17 @@ def check_same_obs(first: AnnData, second: AnnData, names: tuple[str, str], unit
     return second.obs_names.get_indexer(first.obs_names)
 
 
-def embedding_model(adata: AnnData, use_rep: str) -> str | None:
-    """The fingerprint of the model that made ``adata.obsm[use_rep]`` (None when unrecorded)."""
+def embedding_record(adata: AnnData, use_rep: str) -> dict:
+    """What :func:`minnet.tl.embed` recorded about ``adata.obsm[use_rep]`` (modality, model
+    fingerprint, scaling) in ``uns["minnet"]``; empty when nothing was recorded."""
     info = adata.uns.get("minnet")
     entry = info.get(use_rep) if isinstance(info, dict) else None
-    model = entry.get("model") if isinstance(entry, dict) else None
+    return dict(entry) if isinstance(entry, dict) else {}
+
+
+def embedding_model(adata: AnnData, use_rep: str) -> str | None:
+    """The fingerprint of the model that made ``adata.obsm[use_rep]`` (None when unrecorded)."""
+    model = embedding_record(adata, use_rep).get("model")
     return str(model) if model is not None else None
 
 

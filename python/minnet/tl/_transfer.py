@@ -9,7 +9,7 @@ from anndata import AnnData
 from .._utils import MinNetInputError, get_rep, logger
 from ..model import MinNetModel
 from ..neighbors import knn
-from ..validation import Modality, check_int, check_number, check_same_model
+from ..validation import Modality, check_int, check_number, check_same_model, embedding_record
 
 
 def knn_vote(
@@ -90,9 +90,7 @@ def _head_shares(model: MinNetModel, query: AnnData, modality: Modality, layer: 
             "(e.g. %s); the classifier votes for them too.",
             len(head_labels) - len(shared), len(head_labels),
             sorted(set(head_labels) - shared)[:5])
-    info = query.uns.get("minnet", {})
-    entry = info.get(use_rep, {}) if isinstance(info, dict) else {}
-    scaling = entry.get("scaling", "reference") if isinstance(entry, dict) else "reference"
+    scaling = embedding_record(query, use_rep).get("scaling", "reference")
     prob = model.class_probabilities(query, modality, layer=layer, scaling=scaling)
     union = np.asarray(sorted(set(cats) | set(head_labels)), dtype=object)
     out = np.zeros((prob.shape[0], union.size))
