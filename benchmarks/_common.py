@@ -204,11 +204,14 @@ def pca_baseline(rna: ad.AnnData, other: ad.AnnData, modality: str, annotation, 
 
 
 def fit_embed_minnet(task: Task, seed: int = 0, return_model: bool = False,
-                     scaling: str = "reference", **kw):
+                     scaling: str = "reference", query_aware: bool = False, **kw):
     """Train on the task's training batches (paired); embed the held-out RNA and other modality
-    separately, as unpaired data (``scaling``: see ``MinNetModel.embed``). Returns the two
+    separately, as unpaired data (``scaling``: see ``MinNetModel.embed``; ``query_aware``:
+    training gets the held-out cells as unpaired, unlabelled query cells). Returns the two
     embedded copies (``obsm["X_minnet"]``), and the model when ``return_model``."""
     tr = task.is_train
+    if query_aware:
+        kw["query"] = {"rna": task.rna[~tr], task.modality: task.other[~tr]}
     model = minnet.train(task.rna[tr], task.other[tr], modality=task.modality,
                          label_key="cell_type", batch_key="batch", layer=task.layer,
                          other_layer=task.layer, annotation=task.annotation, seed=seed,

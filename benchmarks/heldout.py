@@ -1,7 +1,7 @@
 """MinNet vs the PCA-on-shared-features baseline on held-out batches (quick check of defaults).
 
     python benchmarks/heldout.py [--tasks sim_mild,sim_strong,bmmc_multiome,bmmc_cite]
-        [--seeds 0,1,2] [--scaling reference|query] [KEY=VALUE ...]
+        [--seeds 0,1,2] [--scaling reference|query] [--query-aware] [KEY=VALUE ...]
 
 Extra ``KEY=VALUE`` arguments are passed to ``minnet.train`` (e.g. ``margin=2 lr=1e-4``).
 ``--train-cells`` also scores the model's own training cells, embedded the same way (each
@@ -37,6 +37,8 @@ def main() -> None:
     p.add_argument("--seeds", default="0")
     p.add_argument("--scaling", default="reference", choices=["reference", "query"],
                    help="how the held-out cells are scaled (MinNetModel.embed's scaling=)")
+    p.add_argument("--query-aware", action="store_true",
+                   help="train with the held-out cells as unpaired query cells (train(query=))")
     p.add_argument("--train-cells", action="store_true",
                    help="also score the training cells (the generalisation gap)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "heldout.csv"))
@@ -62,7 +64,8 @@ def main() -> None:
         except ValueError as err:  # e.g. no shared features
             logging.warning("%s: baseline failed: %s", task.name, err)
         for seed in map(int, args.seeds.split(",")):
-            res, secs, mem, model = run_minnet(task, seed=seed, scaling=args.scaling, **kw)
+            res, secs, mem, model = run_minnet(task, seed=seed, scaling=args.scaling,
+                                               query_aware=args.query_aware, **kw)
             rows.append({"task": task.name, "method": f"MinNet seed {seed}", **res,
                          "seconds": secs, "peak_rss_mb": mem})
             if args.train_cells:

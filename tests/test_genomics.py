@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from minnet._utils import MinNetInputError
 from minnet.genomics import (
     gene_windows,
     harmonize_chromosomes,
+    map_peaks,
+    mapped_counts,
     overlap_windows,
     parse_peak_names,
     peaks_near_genes,
@@ -416,3 +419,183 @@ def test_base_pair_distances_are_bounded():
         check_bp(10**19, "upstream")
     with pytest.raises(MinNetInputError, match="distance"):
         peaks_near_genes(parse_peak_names(["chr1-1-10"]), read_annotation(_ann()), 2**62)
+
+
+# ------------------------------------------------------------------------- map_peaks (query ATAC)
+def _pairs(mapping):
+    coo = mapping.matrix.tocoo()
+    return sorted(zip(coo.row.tolist(), coo.col.tolist(), strict=True))
+
+
+def test_map_peaks_identical_names_is_identity():
+    names = ["chr1-100-200", "chr1-150-250", "chr2-5-10"]  # two model peaks overlap each other
+    m = map_peaks(names, list(names))
+    assert m.identical
+    assert m.model_peaks_covered == 1.0 and m.query_peaks_used == 1.0
+    assert isinstance(m.matrix, sp.csr_matrix) and m.matrix.dtype == np.float32
+    assert (m.matrix != sp.identity(3, format="csr")).nnz == 0
+    # same peaks, another order: not the fast path, overlaps are computed
+    other = map_peaks(names[::-1], names)
+    assert not other.identical
+    assert _pairs(other) == [(0, 2), (1, 0), (1, 1), (2, 0), (2, 1)]
+
+
+def test_map_peaks_shifted_spanning_and_split():
+    model = ["chr1-1000-1499", "chr1-1500-1999", "chr1-5000-5999"]
+    query = [
+        "chr1-1100-1600",  # spans model peaks 0 and 1
+        "chr1-5000-5400",  # split halves of model peak 2 ...
+        "chr1-5401-5999",
+        "chr1-950-1050",  # shifted left of model peak 0, still overlapping
+    ]
+    m = map_peaks(query, model)
+    assert not m.identical
+    assert _pairs(m) == [(0, 0), (0, 1), (1, 2), (2, 2), (3, 0)]
+    assert m.matrix.data.tolist() == [1.0] * 5
+    assert m.matrix.shape == (4, 3)
+    assert m.model_peaks_covered == 1.0 and m.query_peaks_used == 1.0
+    counts = np.array([[1, 2, 3, 4], [10, 0, 5, 0]], dtype=np.float32)
+    mapped, frac = mapped_counts(counts, m)
+    # the spanning peak's counts go to both model peaks; the split halves add up
+    np.testing.assert_array_equal(mapped.toarray(), [[1 + 4, 1, 2 + 3], [10, 10, 5]])
+    assert frac == 1.0
+
+
+def test_map_peaks_unmatched_peaks_lower_the_fractions():
+    model = ["chr1-100-200", "chr1-1000-1100", "chr2-100-200", "chr3-1-50"]
+    query = [
+        "chr1-150-160",  # model 0
+        "chr7-100-200",  # chromosome the model lacks
+        "chr1-50000-50100",  # far away
+        "chr2-190-300",  # model 2
+        "chrUn_KI270728v1-100-200",  # contig the model lacks
+    ]
+    m = map_peaks(query, model)
+    assert _pairs(m) == [(0, 0), (3, 2)]
+    assert m.query_peaks_used == pytest.approx(2 / 5)
+    assert m.model_peaks_covered == pytest.approx(2 / 4)
+    counts = np.array([[3, 1, 0, 2, 4], [0, 5, 5, 1, 0]], dtype=np.int64)
+    mapped, frac = mapped_counts(counts, m)
+    # counts on used peaks (0 and 3): 3 + 2 + 0 + 1 = 6 of a total 21
+    assert frac == pytest.approx(6 / 21)
+    np.testing.assert_array_equal(mapped.toarray(), [[3, 0, 2, 0], [0, 0, 1, 0]])
+    assert mapped.dtype == np.float32 and isinstance(mapped, sp.csr_matrix)
+
+
+def test_map_peaks_reconciles_chromosome_naming_and_formats():
+    model = ["chr1-100-200", "chrM-10-20", "chrX-5-9"]
+    query = ["1:150-250", "MT_12_30", "X-1-4", "X-9-9"]
+    m = map_peaks(query, model)
+    assert _pairs(m) == [(0, 0), (1, 1), (3, 2)]
+    # and the other way round
+    back = map_peaks(model, query)
+    assert _pairs(back) == [(0, 0), (1, 1), (2, 3)]
+
+
+def test_map_peaks_interval_ends_are_closed_and_min_overlap():
+    model = ["chr1-100-200"]
+    query = ["chr1-200-300", "chr1-201-300", "chr1-1-99", "chr1-1-100", "chr1-191-209"]
+    # closed intervals: 200-300 shares base 200, 1-100 shares base 100; adjacent ones share none
+    assert _pairs(map_peaks(query, model)) == [(0, 0), (3, 0), (4, 0)]
+    # query 4 shares bases 191..200 = 10 bp
+    assert _pairs(map_peaks(query, model, min_overlap=10)) == [(4, 0)]
+    assert _pairs(map_peaks(query, model, min_overlap=11)) == []
+    # a model peak inside a longer query peak shares its whole length (101 bp)
+    assert _pairs(map_peaks(["chr1-1-1000"], model, min_overlap=101)) == [(0, 0)]
+    assert _pairs(map_peaks(["chr1-1-1000"], model, min_overlap=102)) == []
+    for bad in (0, -1, 1.5, "1"):
+        with pytest.raises(MinNetInputError, match="min_overlap"):
+            map_peaks(query, model, min_overlap=bad)
+
+
+def test_mapped_counts_input_formats_agree():
+    rng = np.random.default_rng(0)
+    model = [f"chr1-{s}-{s + 99}" for s in range(0, 3000, 150)]
+    query = [f"chr{c}-{s}-{s + 250}" for c, s in zip(rng.choice([1, 2], 30),
+                                                      rng.integers(0, 3000, 30), strict=True)]
+    m = map_peaks(query, model)
+    dense = rng.poisson(0.7, size=(12, 30)).astype(np.int32)
+    results = [mapped_counts(x, m) for x in (dense, sp.csr_matrix(dense), sp.csc_matrix(dense),
+                                              sp.coo_matrix(dense.astype(np.float64)))]
+    expected = dense.astype(np.float64) @ m.matrix.toarray()
+    used = m.matrix.getnnz(axis=1) > 0
+    for mapped, frac in results:
+        assert isinstance(mapped, sp.csr_matrix) and mapped.dtype == np.float32
+        np.testing.assert_array_equal(mapped.toarray(), expected)
+        assert frac == pytest.approx(dense[:, used].sum() / dense.sum())
+    assert 0 < results[0][1] < 1
+    with pytest.raises(MinNetInputError, match="query peaks"):
+        mapped_counts(dense[:, :-1], m)
+    with pytest.raises(MinNetInputError, match="negative"):
+        mapped_counts(-dense, m)
+    # identical mapping: the counts come back unchanged (as a new float32 CSR)
+    same = map_peaks(query, list(query))
+    mapped, frac = mapped_counts(dense, same)
+    np.testing.assert_array_equal(mapped.toarray(), dense)
+    assert frac == 1.0
+    assert mapped_counts(np.zeros((2, 30)), m)[1] == 0.0
+
+
+def test_map_peaks_names_malformed_peaks():
+    with pytest.raises(MinNetInputError, match=r"query_peaks: .*'peak_7'"):
+        map_peaks(["chr1-1-10", "peak_7"], ["chr1-1-10"])
+    with pytest.raises(MinNetInputError, match=r"model_peaks: .*'chr1-10-5'"):
+        map_peaks(["chr1-1-10"], ["chr1-10-5", "chr1-1-10"])
+
+
+def test_map_peaks_empty_sets():
+    m = map_peaks([], ["chr1-1-10"])
+    assert m.matrix.shape == (0, 1) and m.query_peaks_used == 0.0
+    assert m.model_peaks_covered == 0.0
+    m = map_peaks(["chr1-1-10"], [])
+    assert m.matrix.shape == (1, 0) and m.query_peaks_used == 0.0
+
+
+def _random_intervals(rng, n, prefix, long_every=0):
+    chrom = rng.choice(["1", "2", "M", "X"], n)
+    start = rng.integers(0, 5000, n)
+    length = rng.integers(0, 400, n)
+    if long_every:
+        length[::long_every] = rng.integers(1000, 4000, length[::long_every].size)
+    fmt = rng.choice(["{}-{}-{}", "{}:{}-{}", "{}_{}_{}"], n)
+    names = [f.format(prefix + c, s, s + ln)
+             for f, c, s, ln in zip(fmt, chrom, start, length, strict=True)]
+    return names, chrom, start, start + length
+
+
+@pytest.mark.parametrize(("seed", "min_overlap"), [(0, 1), (1, 1), (2, 30), (3, 200)])
+def test_map_peaks_matches_brute_force(seed, min_overlap):
+    rng = np.random.default_rng(seed)
+    q_names, q_chr, q_s, q_e = _random_intervals(rng, 200, "chr", long_every=17)
+    m_names, m_chr, m_s, m_e = _random_intervals(rng, 210, "")
+    m = map_peaks(q_names, m_names, min_overlap=min_overlap)
+    shared = (np.minimum(q_e[:, None], m_e[None, :])
+              - np.maximum(q_s[:, None], m_s[None, :]) + 1)
+    expected = (q_chr[:, None] == m_chr[None, :]) & (shared >= min_overlap)
+    assert expected.any()
+    np.testing.assert_array_equal(m.matrix.toarray(), expected.astype(np.float32))
+    assert m.matrix.has_sorted_indices
+    assert m.query_peaks_used == pytest.approx(expected.any(axis=1).mean())
+    assert m.model_peaks_covered == pytest.approx(expected.any(axis=0).mean())
+    counts = rng.poisson(1.0, size=(7, 200))
+    mapped, frac = mapped_counts(sp.csr_matrix(counts), m)
+    np.testing.assert_array_equal(mapped.toarray(), counts @ expected.astype(np.int64))
+    used = expected.any(axis=1)
+    assert frac == pytest.approx(counts[:, used].sum() / counts.sum())
+
+
+def test_map_peaks_at_genome_scale_with_a_chromosome_long_peak():
+    # (its speed is measured by benchmarks, not asserted here)
+    rng = np.random.default_rng(5)
+
+    def peaks(n, prefix):
+        chrom = rng.integers(1, 23, n)
+        start = rng.integers(0, 50_000_000, n)
+        length = rng.integers(200, 2000, n)
+        return [f"{prefix}{c}-{s}-{s + ln}" for c, s, ln in zip(chrom, start, length, strict=True)]
+
+    query, model = peaks(100_000, "chr"), peaks(100_000, "")
+    query.append("chr1-0-60000000")  # one peak spanning a whole chromosome stays cheap
+    m = map_peaks(query, model)
+    assert m.matrix.shape == (100_001, 100_000)
+    assert m.matrix[100_000].nnz == int(sum(p.startswith("1-") for p in model))

@@ -373,3 +373,23 @@ def test_evaluate_pair_needs_the_same_cells_in_order():
     other = other[::-1].copy()
     with pytest.raises(MinNetInputError, match="same cells in the same order"):
         evaluate_pair(rna, other)
+
+
+def test_calibration_is_zero_when_confidence_equals_accuracy_and_names_the_gap():
+    from minnet.metrics import calibration
+
+    true = np.array(["a"] * 10 + ["b"] * 10)
+    pred = true.copy()
+    pred[:5] = "b"  # the first ten cells: half right, at confidence 0.55
+    conf = np.r_[np.full(10, 0.55), np.full(10, 0.95)]
+    res = calibration(true, pred, conf, n_bins=10)
+    # bin 5: accuracy 0.5 vs 0.55; bin 9: accuracy 1.0 vs 0.95 → ECE = 0.05
+    assert res["ece"] == pytest.approx(0.05)
+    assert res["bins"]["n_cells"].tolist() == [10, 10]
+    assert calibration(true, true, np.ones(20))["ece"] == pytest.approx(0.0)
+    over = calibration(true, np.where(true == "a", "b", "a"), np.ones(20))
+    assert over["ece"] == pytest.approx(1.0)
+    with pytest.raises(MinNetInputError, match=r"\[0, 1\]"):
+        calibration(true, pred, np.full(20, 1.5))
+    with pytest.raises(MinNetInputError, match="one per cell"):
+        calibration(true, pred, conf[:5])

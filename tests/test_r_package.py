@@ -243,7 +243,7 @@ def _mirrors() -> dict:
         "TrainMinNet": ([minnet.train], {
             "modality": "modality", "label": ("label_key", _CELLTYPE), "batch": "batch_key",
             "annotation": "annotation", "slot": ("normalized", _SLOT_NORMALIZED),
-            "epochs": "epochs", "seed": "seed", "verbose": "progress",
+            "epochs": "epochs", "seed": "seed", "verbose": "progress", "query": "query",
         }, {"object", "rna.assay", "other.assay", "other.object", "..."}),
         "RunMinNet": ([MinNetModel.embed], {
             "modality": "modality", "slot": ("normalized", _SLOT_NORMALIZED),

@@ -12,7 +12,7 @@ import minnet
 from minnet import MinNetInputError
 
 
-def _quick(rna, other, **kw):
+def _quick(rna, other=None, **kw):
     kw = {"modality": "atac", "label_key": "cell_type", "epochs": 2, "progress": False,
           "n_hidden": 32, **kw}
     return minnet.train(rna, other, **kw)
@@ -194,3 +194,81 @@ def test_extra_feature_given_as_a_string_is_one_feature(small):
     gene = rna.var_names[5]
     assert _check_pairing(rna, act, "atac", gene, None) == ([gene], None)
     assert _check_pairing(rna, act, "atac", None, (gene,)) == (None, [gene])
+
+
+def test_query_aware_mode_trains_on_unpaired_query_cells(sim, sim_split):
+    train, query = np.flatnonzero(sim_split)[:300], np.flatnonzero(~sim_split)[:200]
+    rna, act = sim.rna, minnet.pp.gene_activity(sim.atac, sim.annotation)
+    rq, aq = rna[query].copy(), act[query].copy()
+    before = (rq.X.copy(), aq.X.copy())
+    ref = _quick(rna[train], act[train], seed=1)
+    qa = _quick(rna[train], act[train], seed=1, query={"rna": rq, "atac": aq})
+    assert qa.summary["query_cells"] == {"rna": 200, "atac": 200}
+    assert ref.summary["query_cells"] is None and qa.config["query_weight"] == 1.0
+    # the query's loss changed the network, so its embedding of the query differs
+    assert not np.allclose(qa.embed(aq, "atac"), ref.embed(aq, "atac"))
+    # reproducible, and the query objects are not modified
+    again = _quick(rna[train], act[train], seed=1, query={"rna": rq, "atac": aq})
+    np.testing.assert_array_equal(again.embed(aq, "atac"), qa.embed(aq, "atac"))
+    assert (rq.X != before[0]).nnz == 0 and (aq.X != before[1]).nnz == 0
+    # one modality alone is allowed (self-training only)
+    one = _quick(rna[train], act[train], seed=1, query={"atac": aq})
+    assert one.summary["query_cells"] == {"atac": 200}
+
+
+def test_query_aware_mode_refuses_unknown_keys_and_wrong_types(small):
+    rna, act = small
+    with pytest.raises(MinNetInputError, match="keys 'rna' and/or 'atac'"):
+        _quick(rna, act, query={"adt": act})
+    with pytest.raises(MinNetInputError, match="keys 'rna' and/or 'atac'"):
+        _quick(rna, act, query=[rna, act])
+    with pytest.raises(MinNetInputError, match="query_weight"):
+        _quick(rna, act, query={"rna": rna}, query_weight=-1.0)
+
+
+@pytest.mark.filterwarnings("ignore:Cannot join columns:UserWarning")
+def test_train_reads_both_modalities_from_a_mudata(small):
+    mudata = pytest.importorskip("mudata")
+    rna, act = small
+    mdata = mudata.MuData({"rna": rna.copy(), "atac": act.copy()})
+    from_mudata = _quick(mdata, seed=3)
+    from_anndata = _quick(rna, act, seed=3)
+    np.testing.assert_array_equal(from_mudata.embed(act[:20], "atac"),
+                                  from_anndata.embed(act[:20], "atac"))
+    with pytest.raises(MinNetInputError, match="either a MuData"):
+        _quick(mdata, act)
+    with pytest.raises(MinNetInputError, match="second argument"):
+        _quick(rna, None)
+
+
+def test_validation_holds_out_whole_batches_when_there_are_three_or_more():
+    split = importlib.import_module("minnet.train")._split
+    rng = np.random.default_rng(0)
+    batches = np.repeat(["a", "b", "c", "d"], 50)
+    labels = np.tile(np.arange(5), 40)
+    train, val = split(labels, 0.2, rng, batches, "auto")
+    assert np.unique(batches[val]).size == 1 and val.size == 50  # one whole batch
+    assert not set(batches[val]) & set(batches[train])
+    # two batches: "auto" falls back to cells stratified by type
+    two = np.repeat(["a", "b"], 100)
+    train, val = split(labels, 0.2, rng, two, "auto")
+    assert set(two[val]) == {"a", "b"} and val.size == 40
+    # a type found only in the held-out batch stays in training
+    rare = labels.copy()
+    rare[batches == "d"] = 9
+    for seed in range(8):
+        train, val = split(rare, 0.2, np.random.default_rng(seed), batches, "batch")
+        assert 9 not in set(rare[val])
+    with pytest.raises(MinNetInputError, match="needs batch_key"):
+        split(labels, 0.2, rng, None, "batch")
+
+
+def test_validation_split_reaches_training(sim):
+    every = np.arange(0, sim.rna.n_obs, 3)  # cells of all three batches
+    rna, act = sim.rna[every], minnet.pp.gene_activity(sim.atac[every], sim.annotation)
+    by_batch = _quick(rna, act, batch_key="batch", validation_split="auto")
+    sizes = rna.obs["batch"].value_counts()
+    assert by_batch.summary["n_val"] in set(sizes.tolist())
+    assert by_batch.config["validation_split"] == "auto"
+    by_cells = _quick(rna, act, batch_key="batch")
+    assert by_cells.summary["n_val"] not in set(sizes.tolist())

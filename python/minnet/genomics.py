@@ -21,13 +21,15 @@ import lzma
 import os
 import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from minnet._utils import MinNetInputError, logger
-from minnet.validation import check_columns, check_int
+from minnet._utils import MinNetInputError, logger, to_csr_float32
+from minnet.validation import check_columns, check_counts, check_int
 
 __all__ = [
     "parse_peak_names",
@@ -38,6 +40,9 @@ __all__ = [
     "gene_windows",
     "overlap_windows",
     "window_gaps",
+    "PeakMapping",
+    "map_peaks",
+    "mapped_counts",
 ]
 
 _PEAK_FORMATS = "'chr1-100-200', 'chr1:100-200', 'chr1_100_200' (also '1-100-200')"
@@ -649,3 +654,220 @@ def window_gaps(
     p_start = peaks["start"].to_numpy(dtype=np.int64)[peak_idx]
     p_end = peaks["end"].to_numpy(dtype=np.int64)[peak_idx]
     return np.maximum(0, np.maximum(w_start - p_end, p_start - w_end))
+
+
+# --------------------------------------------------------------------------------------------
+# Peak-set mapping (query ATAC peaks called separately -> a trained model's peaks)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PeakMapping:
+    """How query peaks map onto model peaks (see :func:`map_peaks`).
+
+    Attributes
+    ----------
+    matrix
+        float32 CSR matrix, query peaks x model peaks, 1.0 where a query peak overlaps a
+        model peak by at least ``min_overlap`` bp, 0 elsewhere.
+    model_peaks_covered
+        Fraction of model peaks overlapped by at least one query peak (0.0 without model
+        peaks).
+    query_peaks_used
+        Fraction of query peaks overlapping at least one model peak (0.0 without query peaks).
+    identical
+        True when the query names equal the model's names in the same order; ``matrix`` is
+        then the identity.
+    """
+
+    matrix: sp.csr_matrix
+    model_peaks_covered: float
+    query_peaks_used: float
+    identical: bool
+
+
+def _parse_named(names: Sequence[str], what: str) -> pd.DataFrame:
+    """:func:`parse_peak_names`, with the message saying which peak set is malformed."""
+    try:
+        return parse_peak_names(names)
+    except MinNetInputError as err:
+        raise MinNetInputError(f"{what}: {err}") from err
+
+
+def _peak_overlaps(
+    query: pd.DataFrame, model: pd.DataFrame, min_overlap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """All (query, model) row pairs whose closed intervals share ``>= min_overlap`` bases.
+
+    Two closed intervals on one chromosome overlap exactly when one starts inside the other:
+    either the query starts in ``[model start, model end]`` or the model starts in
+    ``(query start, query end]``. The two cases are disjoint, and each is a range of sorted
+    starts found with :func:`numpy.searchsorted`, so every candidate is a true overlap and the
+    work is O((n + m) log(n + m) + overlaps) whatever the peak lengths.
+    """
+    m_codes, q_codes = _chrom_codes(
+        model["chrom"].to_numpy(dtype=object), query["chrom"].to_numpy(dtype=object)
+    )
+    q_valid = np.flatnonzero(q_codes >= 0)
+    q_start = query["start"].to_numpy(dtype=np.int64)
+    q_end = query["end"].to_numpy(dtype=np.int64)
+    m_start = model["start"].to_numpy(dtype=np.int64)
+    m_end = model["end"].to_numpy(dtype=np.int64)
+    qs = _keys(q_codes[q_valid], q_start[q_valid])
+    qe = _keys(q_codes[q_valid], q_end[q_valid])
+    ms = _keys(m_codes, m_start)
+    me = _keys(m_codes, m_end)
+
+    # case A: the query starts inside the model peak, query start in [model start, model end]
+    q_order = np.argsort(qs, kind="stable")
+    qs_sorted = qs[q_order]
+    lo = np.searchsorted(qs_sorted, ms, side="left")
+    hi = np.searchsorted(qs_sorted, me, side="right")
+    m_a, pos = _expand_ranges(lo, hi)
+    q_a = q_valid[q_order[pos]]
+
+    # case B: the model peak starts strictly after the query start and at most at its end
+    m_order = np.argsort(ms, kind="stable")
+    ms_sorted = ms[m_order]
+    lo = np.searchsorted(ms_sorted, qs, side="right")
+    hi = np.searchsorted(ms_sorted, qe, side="right")
+    owner, pos = _expand_ranges(lo, hi)
+    q_b = q_valid[owner]
+    m_b = m_order[pos]
+
+    q_idx = np.concatenate([q_a, q_b])
+    m_idx = np.concatenate([m_a, m_b])
+    if min_overlap > 1:
+        shared = (np.minimum(q_end[q_idx], m_end[m_idx])
+                  - np.maximum(q_start[q_idx], m_start[m_idx]) + 1)
+        keep = shared >= min_overlap
+        q_idx, m_idx = q_idx[keep], m_idx[keep]
+    return q_idx, m_idx
+
+
+def map_peaks(
+    query_peaks: Sequence[str], model_peaks: Sequence[str], min_overlap: int = 1
+) -> PeakMapping:
+    """Map ATAC peaks of one peak calling (the query) onto another peak set (a model's peaks).
+
+    Used to embed query ATAC data whose peaks were called separately from the peaks a model
+    was trained on: ``counts @ mapping.matrix`` (see :func:`mapped_counts`) gives the query's
+    counts on the model's peaks.
+
+    * A query peak overlapping several model peaks (a merged or longer peak) maps with weight
+      1 to each of them, so its counts are copied to each.
+    * Several query peaks overlapping one model peak (split peaks) all map to it, so their
+      counts add up.
+    * Shifted peaks map as long as they still overlap.
+
+    Coordinates follow the module convention: peaks are **1-based closed** intervals, so
+    ``chr1-100-200`` and ``chr1-200-300`` share one base (base 200) and overlap with
+    ``min_overlap=1``, while ``chr1-100-200`` and ``chr1-201-300`` are adjacent and share none.
+    The number of shared bases is ``min(end1, end2) - max(start1, start2) + 1``. Chromosome
+    naming is reconciled as in :func:`harmonize_chromosomes` (``'chr1'`` = ``'1'``,
+    ``'chrM'`` = ``'MT'``).
+
+    Parameters
+    ----------
+    query_peaks
+        Peak names of the query data (its ``var_names``), in any format accepted by
+        :func:`parse_peak_names`; duplicates are allowed and each maps on its own.
+    model_peaks
+        Peak names the model was trained on, in any accepted format.
+    min_overlap
+        Minimum number of shared bases (>= 1) for a query peak to map to a model peak.
+
+    Returns
+    -------
+    PeakMapping
+        The query x model float32 CSR matrix (sorted indices) and the coverage fractions.
+        When the query names equal the model's names in the same order the identity is
+        returned without parsing or overlapping the names (``identical=True``, both fractions
+        1.0); ``min_overlap`` is then not applied, and a peak never maps onto another model
+        peak it overlaps.
+
+    Raises
+    ------
+    MinNetInputError
+        If ``min_overlap`` is not an integer >= 1, or a peak name does not parse (the message
+        says which peak set and names up to five offending peaks).
+
+    Notes
+    -----
+    Time and memory are O((n + m) log(n + m) + number of overlapping pairs); no query x model
+    dense array is built.
+    """
+    min_overlap = check_bp(min_overlap, "min_overlap")
+    if min_overlap < 1:
+        raise MinNetInputError(
+            f"min_overlap must be an integer >= 1 (shared bases), got {min_overlap!r}; use 1 "
+            "to map peaks that share any base."
+        )
+    query_index = pd.Index(query_peaks)
+    model_index = pd.Index(model_peaks)
+    n_query, n_model = len(query_index), len(model_index)
+    if n_query == n_model and query_index.equals(model_index):
+        frac = 1.0 if n_query else 0.0
+        return PeakMapping(sp.identity(n_query, dtype=np.float32, format="csr"),
+                           frac, frac, True)
+
+    query = _parse_named(query_index, "query_peaks")
+    model = _parse_named(model_index, "model_peaks")
+    q_idx, m_idx = _peak_overlaps(query, model, min_overlap)
+    order = np.lexsort((m_idx, q_idx))
+    q_idx, m_idx = q_idx[order], m_idx[order]
+    indptr = np.zeros(n_query + 1, dtype=np.int64)
+    np.cumsum(np.bincount(q_idx, minlength=n_query), out=indptr[1:])
+    matrix = sp.csr_matrix(
+        (np.ones(q_idx.size, dtype=np.float32), m_idx, indptr), shape=(n_query, n_model)
+    )
+    matrix.has_sorted_indices = True
+    used = np.unique(q_idx).size / n_query if n_query else 0.0
+    covered = np.unique(m_idx).size / n_model if n_model else 0.0
+    return PeakMapping(matrix, float(covered), float(used), False)
+
+
+def mapped_counts(counts: sp.spmatrix | np.ndarray, mapping: PeakMapping
+                  ) -> tuple[sp.csr_matrix, float]:
+    """Query counts (cells x query peaks) moved onto the model's peaks.
+
+    Parameters
+    ----------
+    counts
+        Cells x query peaks counts, dense or sparse (any SciPy format), finite and
+        non-negative; columns in the order of the ``query_peaks`` given to :func:`map_peaks`.
+    mapping
+        The result of :func:`map_peaks`.
+
+    Returns
+    -------
+    tuple
+        ``(mapped, fraction)``: ``mapped`` is a new cells x model peaks float32 CSR matrix,
+        ``counts @ mapping.matrix`` (a query peak spanning several model peaks adds its counts
+        to each of them); ``fraction`` is the share of the query's total counts that lie on
+        query peaks overlapping some model peak (1.0 for an identical mapping, 0.0 when
+        ``counts`` sums to zero).
+
+    Raises
+    ------
+    MinNetInputError
+        If ``counts`` is not 2-D with one column per query peak, or holds negative, NaN or
+        infinite values.
+    """
+    n_query = mapping.matrix.shape[0]
+    shape = np.shape(counts)
+    if len(shape) != 2 or shape[1] != n_query:
+        raise MinNetInputError(
+            f"counts has shape {shape} but the peak mapping has {n_query} query peaks; pass "
+            "the cells x query peaks matrix whose columns are the peaks given to map_peaks()."
+        )
+    x = to_csr_float32(counts)
+    check_counts(x, "counts", expected="peak counts",
+                 fix="pass raw ATAC counts (cells x query peaks)")
+    per_peak = np.asarray(x.sum(axis=0, dtype=np.float64)).ravel()
+    total = float(per_peak.sum())
+    if mapping.identical:
+        return x, (1.0 if total > 0 else 0.0)
+    used = np.diff(mapping.matrix.indptr) > 0
+    fraction = float(per_peak[used].sum() / total) if total > 0 else 0.0
+    mapped = sp.csr_matrix(x @ mapping.matrix, dtype=np.float32)
+    mapped.sort_indices()
+    return mapped, fraction

@@ -19,11 +19,12 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from ._utils import MinNetInputError, logger
+from ._utils import MinNetInputError, get_matrix, logger
+from .lsi import PeakProjection
 from .pp._features import align_features, select_features
 from .pp._normalize import PEAK_TOTALS, normalized_matrix
 from .pp._scale import Standardizer
-from .settings import GeneActivitySettings
+from .settings import GeneActivitySettings, PeakInput
 from .validation import Modality
 
 # how model input is scaled at embedding (see InputSpec.scaler)
@@ -64,6 +65,9 @@ class InputSpec:
         Each feature's mean and standard deviation over the training cells: the reference
         scaling, which makes a cell's input independent of the other cells it is embedded
         with (None in models of minnet 0.1.0, which can only scale each query by its own).
+    peak_projection
+        For ATAC trained on peaks without gene activity: their TF-IDF projection (the
+        features are then its dimensions); else None.
     """
 
     modality: Modality
@@ -75,6 +79,7 @@ class InputSpec:
     from_peaks: bool = False
     scale_mean: list[float] | None = None
     scale_std: list[float] | None = None
+    peak_projection: PeakProjection | None = None
 
     # --- fitting on the paired training data ----------------------------------------------
     @classmethod
@@ -92,17 +97,23 @@ class InputSpec:
         extra_features: Sequence[str] | None = None,
         max_value: float = 10.0,
         seed: int = 0,
+        peak_input: PeakInput = "auto",
+        n_lsi_components: int = 300,
     ) -> tuple[InputSpec, sp.csr_matrix]:
         """Fit the spec on training data; returns it and the training cells' model input.
 
         The input is the normalised matrix restricted to the chosen features (not yet scaled:
         see :meth:`scaler`). RNA and ATAC keep the ``n_top_features`` most variable features
         (per batch) plus ``extra_features``; ADT keeps every protein (or ``extra_features``).
+        ATAC peaks become gene activity (with ``annotation``) or, with ``peak_input="lsi"`` or
+        no annotation, ``n_lsi_components`` TF-IDF/LSI dimensions (:mod:`minnet.lsi`).
         """
         ga = gene_activity if modality == "atac" else None
         params = None if ga is None else ga.as_dict()
-        from_peaks = (modality == "atac" and annotation is not None and not normalized
-                      and looks_like_peaks(adata.var_names))
+        peaks = modality == "atac" and not normalized and looks_like_peaks(adata.var_names)
+        if peaks and (peak_input == "lsi" or (peak_input == "auto" and annotation is None)):
+            return cls._fit_lsi(adata, layer, n_lsi_components, extra_features, max_value, seed)
+        from_peaks = peaks and annotation is not None
         if from_peaks:
             x, names, feat = _peak_activity(adata, layer, annotation, params, n_top_features,
                                             batches, extra_features, seed)
@@ -124,6 +135,27 @@ class InputSpec:
                    ref.mean[0].tolist(), ref.std[0].tolist())
         return spec, x
 
+    @classmethod
+    def _fit_lsi(cls, adata: AnnData, layer: str | None, n_components: int,
+                 extra_features: Sequence[str] | None, max_value: float,
+                 seed: int) -> tuple[InputSpec, sp.csr_matrix]:
+        """The spec of ATAC peaks used through their LSI projection."""
+        if extra_features:
+            raise MinNetInputError(
+                "other_features names genes or proteins to keep, but these ATAC peaks are used "
+                "through their LSI projection, which keeps every peak; leave other_features "
+                "unset (or pass gene activity / annotation= to use genes).")
+        from .validation import check_counts
+
+        counts = get_matrix(adata, layer)
+        check_counts(counts, "atac peaks")
+        proj, x = PeakProjection.fit(counts, list(adata.var_names), n_components, seed)
+        ref = Standardizer.fit(x, None, max_value)
+        spec = cls("atac", proj.feature_names, np.asarray(x.mean(axis=0)).ravel().tolist(),
+                   float(max_value), None, None, False, ref.mean[0].tolist(),
+                   ref.std[0].tolist(), proj)
+        return spec, x
+
     # --- applying to any data of the modality ----------------------------------------------
     def normalized(
         self,
@@ -132,12 +164,18 @@ class InputSpec:
         normalized: bool = False,
         annotation: pd.DataFrame | None = None,
         what: str | None = None,
+        min_overlap: float = 0.3,
     ) -> tuple[sp.csr_matrix, pd.Index]:
         """Normalised matrix of ``adata`` and its feature names (peaks → gene activity first).
 
         ``annotation`` replaces the one stored in the spec for turning peaks into genes.
+        Peaks of a model trained on their LSI projection are projected (``min_overlap``: the
+        smallest fraction of the model's peaks the query's must overlap).
         """
         what = what or f"{self.modality} data"
+        if self.peak_projection is not None:
+            return (self._projected(adata, layer, normalized, what, min_overlap),
+                    pd.Index(self.features))
         params = None if self.gene_activity is None else self.gene_activity.as_dict()
         ann = annotation if annotation is not None else self.annotation
         self._refuse_malformed_peaks(adata.var_names)
@@ -150,6 +188,22 @@ class InputSpec:
                 "minnet.pp.gene_activity(peaks, annotation, **model.config['gene_activity']).",
                 ", ".join(f"{k}={v}" for k, v in (params or {}).items()))
         return x, names
+
+    def _projected(self, adata: AnnData, layer: str | None, normalized: bool,
+                   what: str, min_overlap: float = 0.3) -> sp.csr_matrix:
+        """LSI coordinates of a query's peak counts (peaks mapped onto the model's)."""
+        if normalized or not looks_like_peaks(adata.var_names):
+            if pd.Index(adata.var_names[:200]).str.lower().str.startswith("chr").mean() > 0.5:
+                self._refuse_malformed_peaks(adata.var_names)  # peaks with typos: say which
+            raise MinNetInputError(
+                f"this model reads ATAC peaks (raw counts, {self.peak_projection.peaks[0]}, "
+                f"...); {what} holds {'normalised values' if normalized else 'other features'}"
+                f" ({adata.var_names[0]}, ...). Pass the query's peak counts.")
+        from .validation import check_counts
+
+        counts = get_matrix(adata, layer)
+        check_counts(counts, what)
+        return self.peak_projection.transform(counts, list(adata.var_names), min_overlap, what)
 
     def _refuse_malformed_peaks(self, var_names: pd.Index) -> None:
         """ATAC features that are neither the model's genes nor parsable peaks: say which.
@@ -178,6 +232,19 @@ class InputSpec:
             self._check_peak_coverage(names, min_overlap, what)
         aligned, _ = align_features(x, names, self.features, what, min_overlap)
         return aligned
+
+    def model_input(self, adata: AnnData, layer: str | None = None, normalized: bool = False,
+                    annotation: pd.DataFrame | None = None, min_overlap: float = 0.3,
+                    what: str | None = None) -> sp.csr_matrix:
+        """``adata`` normalised and aligned to the model's features (not yet scaled)."""
+        x, names = self.normalized(adata, layer, normalized, annotation, what, min_overlap)
+        return self.align(x, names, min_overlap, what,
+                          from_peaks=self.from_peaks_of(adata.var_names))
+
+    def from_peaks_of(self, var_names: pd.Index) -> bool:
+        """Whether data with these features are turned into gene activity by this spec."""
+        return (self.modality == "atac" and self.peak_projection is None
+                and looks_like_peaks(var_names))
 
     def _check_peak_coverage(self, genes: Sequence[str], min_overlap: float, what: str) -> None:
         """Say so when few of the model's genes have peaks near them: another genome build?"""
@@ -215,18 +282,21 @@ class InputSpec:
         """The spec's entries of the model's flat ``config`` (other modalities add none)."""
         if self.modality != "atac":
             return {}
+        route = "peak_lsi" if self.peak_projection is not None else (
+            "peaks" if self.from_peaks else None)
         return {"gene_activity": None if self.gene_activity is None
-                else self.gene_activity.as_dict(),
-                "atac_input": "peaks" if self.from_peaks else None}
+                else self.gene_activity.as_dict(), "atac_input": route}
 
     @classmethod
     def from_model_metadata(cls, modality: Modality, features: list[str],
                             feature_means: list[float] | None, config: dict,
                             annotation: pd.DataFrame | None,
-                            scale: tuple[list[float], list[float]] | None = None) -> InputSpec:
+                            scale: tuple[list[float], list[float]] | None = None,
+                            peak_projection: PeakProjection | None = None) -> InputSpec:
         """Rebuild a stored spec from the model file's entries (files of 0.1.0 included).
 
         ``scale``: the training statistics (mean, std); files of 0.1.0 have none.
+        ``peak_projection``: the stored LSI projection of a model trained on peaks.
         """
         ga = config.get("gene_activity") if modality == "atac" else None
         mean, std = scale if scale is not None else (None, None)
@@ -239,6 +309,7 @@ class InputSpec:
             modality == "atac" and config.get("atac_input") == "peaks",
             None if mean is None else [float(v) for v in mean],
             None if std is None else [float(v) for v in std],
+            peak_projection if modality == "atac" else None,
         )
 
 

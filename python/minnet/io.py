@@ -338,6 +338,17 @@ def check_metadata(meta: dict[str, Any]) -> None:
             _check_numbers(values[m], len(features[m]), f"{key}[{m!r}]", key == "scale_std")
     _check_summary(meta.get("summary"))
     _check_columns(meta.get("annotation"), "annotation")
+    _check_projection(meta.get("peak_projection"))
+
+
+def _check_projection(stored: Any) -> None:
+    """An LSI peak input's peaks (distinct names) and their positive idf, or None."""
+    if stored is None:
+        return
+    if not isinstance(stored, dict) or sorted(stored) != ["idf", "peaks"]:
+        raise ValueError("'peak_projection' must hold 'peaks' and 'idf'")
+    _check_names(stored["peaks"], "peak_projection['peaks']")
+    _check_numbers(stored["idf"], len(stored["peaks"]), "peak_projection['idf']", True)
 
 
 def _per_modality(meta: dict[str, Any], key: str, modalities: list[str],

@@ -94,3 +94,51 @@ def minnet_loss(
     acc = 0.5 * ((px.argmax(1) == labels).float().mean()
                  + (py.argmax(1) == labels).float().mean())
     return Losses(ce + contrastive_weight * lc, ce.detach(), lc.detach(), acc.detach())
+
+
+# Bandwidths of the MMD's Gaussian kernels, as multiples of the median cross distance: a mix
+# makes the statistic sensitive to both the global and the local shape of the two clouds.
+MMD_BANDWIDTHS = (0.25, 1.0, 4.0)
+# Query cells whose classifier is at least this sure train on their predicted type.
+SELF_TRAINING_CONFIDENCE = 0.9
+
+
+def mmd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Maximum mean discrepancy between two batches of embeddings (Gaussian kernels).
+
+    Zero when the two batches come from one distribution: pulls the query's RNA and ATAC
+    embeddings onto each other without knowing which cells correspond.
+    """
+    aa, bb, ab = torch.cdist(a, a) ** 2, torch.cdist(b, b) ** 2, torch.cdist(a, b) ** 2
+    scale = ab.detach().median().clamp_min(1e-8)
+    out = a.new_zeros(())
+    for bandwidth in MMD_BANDWIDTHS:
+        g = 1.0 / (bandwidth * scale)
+        out = out + torch.exp(-g * aa).mean() + torch.exp(-g * bb).mean() \
+            - 2 * torch.exp(-g * ab).mean()
+    return out
+
+
+def self_training_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the confident cells on their own predicted type, times their share.
+
+    Sharpens the query's cell types in each modality (labels are never seen); weighting by the
+    confident share keeps a query of unknown types from being pushed into known ones.
+    """
+    prob = torch.softmax(logits.detach(), dim=1)
+    conf, target = prob.max(dim=1)
+    sure = conf >= SELF_TRAINING_CONFIDENCE
+    if not bool(sure.any()):
+        return logits.new_zeros(())
+    ce = F.cross_entropy(logits[sure], target[sure])
+    return ce * sure.float().mean()
+
+
+def query_loss(z_rna: torch.Tensor | None, logits_rna: torch.Tensor | None,
+               z_other: torch.Tensor | None, logits_other: torch.Tensor | None) -> torch.Tensor:
+    """The label-free loss of unpaired query cells: MMD between the modalities' embeddings
+    (when both are given) plus self-training of each modality given."""
+    parts = [self_training_loss(lg) for lg in (logits_rna, logits_other) if lg is not None]
+    if z_rna is not None and z_other is not None:
+        parts.append(mmd(z_rna, z_other))
+    return torch.stack(parts).sum()

@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from minnet._utils import MinNetInputError
+from minnet.validation import check_int
 
 logger = logging.getLogger("minnet")
 
@@ -575,6 +576,52 @@ def label_transfer_accuracy(
         "macro": float(per_class.mean()),
         "per_class": per_class,
     }
+
+
+def calibration(true, predicted, confidence, n_bins: int = 10) -> dict:
+    """How well label-transfer confidence matches accuracy (expected calibration error).
+
+    Cells are put in ``n_bins`` equal-width bins of confidence; in each bin, mean confidence
+    is compared with the fraction predicted correctly.
+
+    Parameters
+    ----------
+    true, predicted
+        True and transferred labels, one per cell.
+    confidence
+        Each prediction's confidence in [0, 1] (``obs[f"{key}_confidence"]``).
+    n_bins
+        Number of confidence bins.
+
+    Returns
+    -------
+    dict
+        ``{'ece': float, 'bins': pandas.DataFrame}``: ``ece`` is the cell-weighted mean of
+        ``|accuracy − confidence|`` over bins (0: confidence equals accuracy); ``bins`` has
+        each non-empty bin's ``n_cells``, ``confidence`` (mean) and ``accuracy``.
+
+    Raises
+    ------
+    MinNetInputError
+        If the lengths differ, or a confidence is missing or outside [0, 1].
+    """
+    check_int(n_bins, "n_bins", 1)
+    t = _as_label_array(true, None, "true")
+    p = _as_label_array(predicted, t.shape[0], "predicted", allow_missing=True)
+    c = np.asarray(confidence, dtype=np.float64).ravel()
+    if c.shape[0] != t.shape[0]:
+        raise MinNetInputError(
+            f"confidence has {c.shape[0]} values for {t.shape[0]} cells; pass one per cell.")
+    if not np.all(np.isfinite(c)) or c.min(initial=0.0) < 0 or c.max(initial=0.0) > 1:
+        raise MinNetInputError("confidence must be finite values in [0, 1].")
+    correct = np.array([a == b for a, b in zip(t, p, strict=True)], dtype=np.float64)
+    which = np.minimum((c * n_bins).astype(int), n_bins - 1)
+    bins = pd.DataFrame({"bin": which, "confidence": c, "accuracy": correct}).groupby("bin")
+    table = bins.agg(n_cells=("confidence", "size"), confidence=("confidence", "mean"),
+                     accuracy=("accuracy", "mean"))
+    ece = float((table["n_cells"] * (table["accuracy"] - table["confidence"]).abs()).sum()
+                / max(t.shape[0], 1))
+    return {"ece": ece, "bins": table}
 
 
 def evaluate_pair(rna, other, label_key: str = "cell_type", use_rep: str = "X_minnet") -> dict:

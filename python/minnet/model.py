@@ -15,8 +15,9 @@ from anndata import AnnData
 
 from . import __version__
 from ._utils import MinNetInputError, logger
-from .inputs import InputSpec, Scaling, looks_like_peaks
+from .inputs import InputSpec, Scaling
 from .io import TensorInfo, edited_or_damaged, read_model_file, write_model_file
+from .lsi import PeakProjection
 from .module import MinNetModule
 from .pp._gene_activity import SETTINGS as GENE_ACTIVITY_SETTINGS
 from .pp._scale import Standardizer
@@ -159,9 +160,8 @@ class MinNetModel:
             from .genomics import read_annotation
 
             annotation = read_annotation(annotation)
-        x, names = spec.normalized(adata, layer, normalized, annotation)
-        x = spec.align(x, names, min_overlap,
-                       from_peaks=spec.modality == "atac" and looks_like_peaks(adata.var_names))
+        x, names = spec.normalized(adata, layer, normalized, annotation, min_overlap=min_overlap)
+        x = spec.align(x, names, min_overlap, from_peaks=spec.from_peaks_of(adata.var_names))
         if verify_modality:
             self._verify_modality(spec.modality, x, names)
         _warn_empty_cells(x, spec.modality)
@@ -325,14 +325,26 @@ class MinNetModel:
             # the training cells' scaling statistics (absent from files of minnet 0.1.0)
             "scale_mean": _spec_lists(self.inputs, "scale_mean"),
             "scale_std": _spec_lists(self.inputs, "scale_std"),
+            # peaks and idf of an LSI peak input (its components are a tensor of the file)
+            "peak_projection": None if self._projection() is None else {
+                "peaks": self._projection().peaks,
+                "idf": [float(v) for v in self._projection().idf]},
         }
+
+    def _projection(self) -> PeakProjection | None:
+        """The LSI projection of the ATAC input, when the model reads peaks that way."""
+        spec = self.inputs.get("atac")
+        return None if spec is None else spec.peak_projection
 
     def save(self, path: str | os.PathLike) -> None:
         """Save to one file (safetensors + JSON metadata), atomically: temp file + rename.
 
         The file gets the permissions of any new file of the user (``0o666`` less the umask).
         """
-        write_model_file(path, self.module.state_dict(), self._metadata())
+        tensors = dict(self.module.state_dict())
+        if self._projection() is not None:
+            tensors[PROJECTION_TENSOR] = torch.from_numpy(self._projection().components)
+        write_model_file(path, tensors, self._metadata())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MinNetModel:
@@ -357,10 +369,19 @@ class MinNetModel:
             with edited_or_damaged(path):
                 parts.update(_model_parts(meta, declared))
 
-        tensors, _ = read_model_file(path, check)
+        tensors, meta = read_model_file(path, check)
         with edited_or_damaged(path):
+            components = tensors.pop(PROJECTION_TENSOR, None)
+            if components is not None:
+                stored = meta["peak_projection"]
+                parts["inputs"]["atac"].peak_projection = PeakProjection(
+                    list(stored["peaks"]), np.asarray(stored["idf"], dtype=np.float32),
+                    components.numpy())
             module = _module_from(tensors, parts["sizes"])
         return cls(module, parts["inputs"], parts["labels"], parts["settings"], parts["summary"])
+
+# The model file's tensor of an LSI peak input's components (beside the network's weights).
+PROJECTION_TENSOR = "peak_projection.components"
 
 # A query group smaller than this cannot estimate each feature's spread for scaling="query".
 MIN_QUERY_CELLS = 50
@@ -401,6 +422,11 @@ def _warn_small_query_groups(n_cells: int, groups: np.ndarray | None) -> None:
             MIN_QUERY_CELLS)
 
 
+# Settings introduced after minnet 0.1.0, with the value that files without them were trained
+# with (a model's config then tells the truth about how it was trained).
+SETTINGS_BEFORE_THEY_EXISTED = {"input_dropout": 0.0, "hidden_dropout": 0.0}
+
+
 def _settings_from_config(config: dict[str, Any]) -> TrainSettings:
     """The run's settings from a model file's flat ``config`` (missing ones: defaults).
 
@@ -412,8 +438,11 @@ def _settings_from_config(config: dict[str, Any]) -> TrainSettings:
         value = config.get(key)
         if value is not None and not isinstance(value, str):
             raise ValueError(f"config[{key!r}] is {value!r}, not a column name")
+    # settings added after a file's version had these values in that version
+    older = {k: v for k, v in SETTINGS_BEFORE_THEY_EXISTED.items() if k not in config}
     try:
-        return TrainSettings.from_kwargs(**{k: v for k, v in config.items() if k in stored})
+        return TrainSettings.from_kwargs(
+            **older, **{k: v for k, v in config.items() if k in stored})
     except MinNetInputError as err:
         raise ValueError(f"config: {err}") from None
 
@@ -435,10 +464,28 @@ def _model_parts(meta: dict[str, Any], declared: dict[str, TensorInfo]) -> dict[
     modalities = tuple(meta["modalities"])
     features, labels, config = meta["features"], meta["labels"], meta["config"]
     settings = _settings_from_config(config)
-    sizes = _network_sizes(declared, tuple(len(features[m]) for m in modalities), len(labels),
+    _check_projection(meta, declared)
+    network = {k: v for k, v in declared.items() if k != PROJECTION_TENSOR}
+    sizes = _network_sizes(network, tuple(len(features[m]) for m in modalities), len(labels),
                            settings)
     return {"sizes": sizes, "inputs": _input_specs(meta, modalities), "labels": list(labels),
             "settings": settings, "summary": meta.get("summary") or {}}
+
+
+def _check_projection(meta: dict[str, Any], declared: dict[str, TensorInfo]) -> None:
+    """An LSI peak input: metadata, config and the components tensor agree."""
+    stored, lsi = meta.get("peak_projection"), meta["config"].get("atac_input") == "peak_lsi"
+    if (stored is not None) != lsi or (PROJECTION_TENSOR in declared) != lsi:
+        raise ValueError("config['atac_input'], 'peak_projection' and the tensor "
+                         f"{PROJECTION_TENSOR!r} must be present together")
+    if not lsi:
+        return
+    want = (len(meta["features"]["atac"]), len(stored["peaks"]))
+    got = declared[PROJECTION_TENSOR]
+    if tuple(got.shape) != want or got.dtype != torch.float32:
+        raise ValueError(f"tensor {PROJECTION_TENSOR!r} is {_dtype_name(got.dtype)} of shape "
+                         f"{list(got.shape)}, not float32 of shape {list(want)} (ATAC features "
+                         "× peaks)")
 
 
 def _network_sizes(declared: dict[str, TensorInfo], n_features: tuple[int, int],
@@ -494,9 +541,9 @@ def _module_from(tensors: dict[str, torch.Tensor], sizes: tuple) -> MinNetModule
 def _input_specs(meta: dict[str, Any], modalities: tuple[str, ...]) -> dict[str, InputSpec]:
     """The stored input spec of each modality (files of 0.1.0 included)."""
     config = meta["config"]
-    if config.get("atac_input") not in (None, "peaks"):
-        raise ValueError(f"config['atac_input'] is {config.get('atac_input')!r}, not 'peaks' "
-                         "or null")
+    if config.get("atac_input") not in (None, "peaks", "peak_lsi"):
+        raise ValueError(f"config['atac_input'] is {config.get('atac_input')!r}, not 'peaks', "
+                         "'peak_lsi' or null")
     _check_gene_activity(config.get("gene_activity"))
     from_peaks = "atac" in modalities and config.get("atac_input") == "peaks"
     annotation = _stored_annotation(meta.get("annotation"), meta["features"].get("atac"),

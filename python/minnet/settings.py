@@ -29,6 +29,17 @@ from .validation import (
 # the largest gene-activity window (upstream or distance), in bp
 MAX_WINDOW_BP = 10_000_000
 
+# how ATAC peaks become model input: "auto" is gene activity with an annotation, else LSI
+PeakInput = Literal["auto", "lsi", "gene_activity"]
+PEAK_INPUTS: tuple[str, ...] = ("auto", "lsi", "gene_activity")
+
+# dropout of the LSI peak route (chosen on the real development set; see NetworkSettings)
+LSI_DROPOUT = {"input_dropout": 0.3, "hidden_dropout": 0.2}
+
+# which cells choose the best epoch: whole batches or cells stratified by type
+ValidationSplit = Literal["auto", "batch", "cells"]
+VALIDATION_SPLITS: tuple[str, ...] = ("auto", "batch", "cells")
+
 
 def _setting(default: Any, resume: bool = False, stored: bool = True) -> Any:
     """A dataclass field; ``resume``: must match on resume; ``stored``: kept in the model file."""
@@ -85,28 +96,57 @@ class GeneActivitySettings:
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    """The network's shape: hidden width ``h`` and co-embedding dimension ``d``."""
+    """The network's shape: hidden width ``h``, co-embedding dimension ``d`` and dropout.
+
+    Dropout on the encoders' input and hidden output: ``"auto"`` resolves to
+    :data:`LSI_DROPOUT` when the ATAC input is the peaks' LSI projection and to 0 otherwise.
+    Chosen by leave-libraries-out cross-validation on the real development set
+    (``benchmarks/dev_cv.py``) for the LSI route; on the simulator and the starters the
+    gene-activity and protein routes are best without it (``benchmarks/heldout.py``).
+    The model stores the values it resolved to.
+    """
 
     n_hidden: int = _setting(256, resume=True)
     n_latent: int = _setting(32, resume=True)
+    input_dropout: float | Literal["auto"] = _setting("auto")
+    hidden_dropout: float | Literal["auto"] = _setting("auto")
 
     def __post_init__(self) -> None:
         check_int(self.n_hidden, "n_hidden", 1)
         check_int(self.n_latent, "n_latent", 1)
+        for name in ("input_dropout", "hidden_dropout"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) and value == "auto"):
+                check_number(value, name, 0.0, 1.0, high_open=True)
+
+    def resolved(self, lsi_input: bool) -> dict[str, float]:
+        """The dropout rates ``"auto"`` stands for, given the ATAC route."""
+        auto = LSI_DROPOUT if lsi_input else {"input_dropout": 0.0, "hidden_dropout": 0.0}
+        return {k: auto[k] if getattr(self, k) == "auto" else float(getattr(self, k))
+                for k in ("input_dropout", "hidden_dropout")}
 
 
 @dataclass(frozen=True)
 class InputSettings:
-    """Which obs columns hold labels and batches, and how features are chosen and scaled."""
+    """Which obs columns hold labels and batches, and how features are chosen and scaled.
+
+    ATAC peaks enter as gene activity (``peak_input="gene_activity"``, needs an annotation)
+    or as ``n_lsi_components`` TF-IDF/LSI dimensions (``"lsi"``); ``"auto"`` takes gene
+    activity when an annotation is given and LSI otherwise.
+    """
 
     label_key: str = _setting("cell_type", resume=True)
     batch_key: str | None = _setting(None, resume=True)
     n_top_features: int = _setting(2000, resume=True)
     max_value: float = _setting(10.0, resume=True)
+    peak_input: PeakInput = _setting("auto", resume=True)
+    n_lsi_components: int = _setting(300, resume=True)
 
     def __post_init__(self) -> None:
         check_int(self.n_top_features, "n_top_features", 1)
         check_number(self.max_value, "max_value", 0.0, low_open=True)
+        check_choice(self.peak_input, "peak_input", PEAK_INPUTS)
+        check_int(self.n_lsi_components, "n_lsi_components", 2)
 
 
 @dataclass(frozen=True)
@@ -137,9 +177,12 @@ class LossSettings:
     celltype_margin: float = _setting(3.0, resume=True)
     negatives: Negatives = _setting("both", resume=True)
     positive_fraction: float = _setting(0.25, resume=True)
+    # query-aware mode only (train(query=...)): weight of the query cells' label-free loss
+    query_weight: float = _setting(1.0)
 
     def __post_init__(self) -> None:
         check_number(self.margin, "margin", 0.0)
+        check_number(self.query_weight, "query_weight", 0.0)
         check_number(self.contrastive_weight, "contrastive_weight", 0.0)
         check_number(self.celltype_margin, "celltype_margin", 0.0)
         check_number(self.positive_fraction, "positive_fraction", 0.0, 1.0, True, True)
@@ -155,6 +198,9 @@ class OptimSettings:
     epochs: int = _setting(60)
     batch_size: int = _setting(64)
     validation_fraction: float = _setting(0.2, resume=True)
+    # "batch": whole batches (libraries), so the epoch is chosen on unseen libraries; it was
+    # within the folds' spread of "cells" on the real development set, so "cells" stays
+    validation_split: ValidationSplit = _setting("cells", resume=True)
     patience: int | None = _setting(10)
 
     def __post_init__(self) -> None:
@@ -163,6 +209,7 @@ class OptimSettings:
         check_number(self.lr, "lr", 0.0, low_open=True)
         check_number(self.weight_decay, "weight_decay", 0.0)
         check_number(self.validation_fraction, "validation_fraction", 0.0, 1.0, high_open=True)
+        check_choice(self.validation_split, "validation_split", VALIDATION_SPLITS)
         if self.patience is not None:
             check_int(self.patience, "patience", 1)
 

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .loss import Losses, minnet_loss
+from .loss import Losses, minnet_loss, query_loss
 from .module import MinNetModule
 from .pairs import PairSet
 from .pp._scale import Standardizer
@@ -66,6 +66,38 @@ class PairedData:
         return margin
 
 
+@dataclass
+class QueryCells:
+    """Unpaired, unlabelled query cells trained on beside the pairs (query-aware mode).
+
+    Attributes
+    ----------
+    inputs
+        Per modality index (0: RNA, 1: the other) the model input and its scaler; a modality
+        may be absent.
+    weight
+        Weight of their label-free loss (:func:`minnet.loss.query_loss`) in each step.
+    cells_per_step
+        Query cells of each modality drawn for every mini-batch.
+    rng
+        Draws them (seeded from the run's seed).
+    """
+
+    inputs: dict[int, tuple[sp.csr_matrix, Standardizer]]
+    weight: float
+    cells_per_step: int
+    rng: np.random.Generator
+
+    def batch(self, modality: int) -> np.ndarray | None:
+        """Scaled input of a random draw of the modality's query cells (None if absent)."""
+        if modality not in self.inputs:
+            return None
+        x, scaler = self.inputs[modality]
+        # at least two rows: BatchNorm in training mode needs them
+        rows = self.rng.choice(x.shape[0], max(2, self.cells_per_step), replace=True)
+        return scaler.transform_rows(x, np.sort(rows))
+
+
 def pair_batches(n: int, size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
     """Mini-batches of pair indices (shuffled with ``rng``; in order without it).
 
@@ -95,12 +127,16 @@ class TrainingStep:
         Adam's learning rate and weight decay.
     device
         Where the network runs.
+    query
+        Unpaired query cells whose label-free loss is added to each step (query-aware mode).
     """
 
     def __init__(self, module: MinNetModule, data: PairedData, loss: LossSettings,
-                 optim: OptimSettings, device: torch.device) -> None:
+                 optim: OptimSettings, device: torch.device,
+                 query: QueryCells | None = None) -> None:
         self.module = module
         self.data = data
+        self.query = query
         self.loss = loss
         self.device = device
         self.optimizer = torch.optim.Adam(module.parameters(), lr=optim.lr,
@@ -124,10 +160,23 @@ class TrainingStep:
     def __call__(self, pairs: PairSet, idx: np.ndarray, margin: np.ndarray) -> Losses:
         """One optimiser step on the pairs ``idx``; returns their losses."""
         out = self.losses(pairs, idx, margin)
+        total = out.total
+        if self.query is not None:
+            total = total + self.query.weight * self.query_losses()
         self.optimizer.zero_grad()
-        out.total.backward()
+        total.backward()
         self.optimizer.step()
         return out
+
+    def query_losses(self) -> torch.Tensor:
+        """The label-free loss of a random draw of query cells of each modality."""
+        zs: list[torch.Tensor | None] = [None, None]
+        logits: list[torch.Tensor | None] = [None, None]
+        for m in (0, 1):
+            rows = self.query.batch(m)
+            if rows is not None:
+                zs[m], logits[m] = self.module(torch.from_numpy(rows).to(self.device), m)
+        return query_loss(zs[0], logits[0], zs[1], logits[1])
 
     @torch.no_grad()
     def evaluate(self, pairs: PairSet, margin: np.ndarray, chunk: int = 1024) -> dict[str, float]:

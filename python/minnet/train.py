@@ -10,7 +10,7 @@ import copy
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from .inputs import InputSpec, looks_like_peaks
 from .margins import GraphDistances
 from .model import MinNetModel
 from .module import MinNetModule
+from .multimodal import is_mudata, modality_of, resolve_mod_key, split_mudata
 from .pairs import sample_pairs
 from .runtime import resolve_device, torch_threads
 from .settings import (
@@ -35,11 +36,13 @@ from .settings import (
     Negatives,
     NetworkSettings,
     OptimSettings,
+    PeakInput,
     RuntimeSettings,
     TrainSettings,
+    ValidationSplit,
     resume_keys,
 )
-from .step import PairedData, TrainingStep, pair_batches
+from .step import PairedData, QueryCells, TrainingStep, pair_batches
 from .validation import (
     check_anndata,
     check_group_sizes,
@@ -49,12 +52,15 @@ from .validation import (
     obs_column,
 )
 
+if TYPE_CHECKING:
+    from mudata import MuData
+
 _D = TrainSettings()  # every default, once (minnet.settings)
 
 
 def train(
-    rna: AnnData,
-    other: AnnData,
+    rna: AnnData | MuData,
+    other: AnnData | None = None,
     modality: Literal["atac", "adt"] = "atac",
     label_key: str = _D.inputs.label_key,
     batch_key: str | None = _D.inputs.batch_key,
@@ -69,6 +75,8 @@ def train(
     n_top_features: int = _D.inputs.n_top_features,
     n_hidden: int = _D.network.n_hidden,
     n_latent: int = _D.network.n_latent,
+    input_dropout: float | Literal["auto"] = _D.network.input_dropout,
+    hidden_dropout: float | Literal["auto"] = _D.network.hidden_dropout,
     margin: float = _D.loss.margin,
     contrastive_weight: float = _D.loss.contrastive_weight,
     celltype_margin: float = _D.loss.celltype_margin,
@@ -78,30 +86,39 @@ def train(
     batch_size: int = _D.optim.batch_size,
     negatives: Negatives = _D.loss.negatives,
     positive_fraction: float = _D.loss.positive_fraction,
+    query: dict[str, AnnData] | MuData | None = None,
+    query_weight: float = _D.loss.query_weight,
     validation_fraction: float = _D.optim.validation_fraction,
+    validation_split: ValidationSplit = _D.optim.validation_split,
     patience: int | None = _D.optim.patience,
     n_neighbors: int = _D.graph.n_neighbors,
     n_pcs: int = _D.graph.n_pcs,
     batch_correction: BatchCorrection = _D.graph.batch_correction,
     radius: float | Literal["auto"] = _D.graph.radius,
     max_value: float = _D.inputs.max_value,
+    peak_input: PeakInput = _D.inputs.peak_input,
+    n_lsi_components: int = _D.inputs.n_lsi_components,
     device: str = _D.runtime.device,
     seed: int = _D.runtime.seed,
     n_threads: int | None = _D.runtime.n_threads,
     progress: bool = _D.runtime.progress,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
+    rna_key: str = "rna",
+    other_key: str | None = None,
 ) -> MinNetModel:
     """Train a MinNet on paired data (the same cells measured in both modalities).
 
     Parameters
     ----------
     rna
-        Paired RNA: raw counts in ``.X`` or ``layer`` (not modified).
+        Paired RNA: raw counts in ``.X`` or ``layer`` (not modified); or a ``MuData`` holding
+        both modalities (``mdata.mod[rna_key]`` and ``mdata.mod[other_key]``), then ``other``
+        is not given.
     other
-        The same cells' second modality: ATAC peaks (with ``annotation``) or gene activity for
-        ``modality="atac"``, protein counts for ``modality="adt"``. Cells are matched by
-        ``obs_names`` in any order.
+        The same cells' second modality: ATAC peak counts (``chr-start-end`` names) or gene
+        activity for ``modality="atac"``, protein counts for ``modality="adt"``. Cells are
+        matched by ``obs_names`` in any order.
     modality
         ``"atac"`` or ``"adt"``.
     label_key
@@ -131,6 +148,12 @@ def train(
         Highly variable features per modality (cell_ranger flavour, per batch).
     n_hidden, n_latent
         Hidden width and co-embedding dimension.
+    input_dropout, hidden_dropout
+        Dropout on the encoders' input features and hidden output during training (sparse
+        cells and shallower query libraries miss counts the network saw). ``"auto"``: 0.3 and
+        0.2 when ATAC peaks enter through their LSI projection (chosen by leave-libraries-out
+        cross-validation on real data, ``benchmarks/dev_cv.py``), else 0 (the paper's network:
+        on the simulator dropout blurred the alignment of single cells).
     margin
         ``m0``: negative-pair margin is ``m0 · (graph distance + C · [types differ])``.
     contrastive_weight
@@ -145,9 +168,25 @@ def train(
         ``"between"``, ``"within"`` or ``"both"`` (see :func:`minnet.pairs.sample_pairs`).
     positive_fraction
         Fraction of positive pairs each epoch (0.25: one positive to three negatives).
+    query
+        Query-aware mode: unpaired, unlabelled cells to integrate, ``{"rna": AnnData,
+        "<modality>": AnnData}`` (either may be missing; raw counts in ``.X``, same
+        ``layer``/``other_layer`` as the training data) or a MuData. Beside the paired losses,
+        every step pulls the query's RNA and other-modality embeddings onto each other (MMD)
+        and trains each query modality on its own confident predictions (self-training), so
+        the model adapts to the query's libraries; embed the query with the returned model.
+        ``None`` (default): reference-only, a cell's embedding never depends on a query.
+    query_weight
+        Weight of the query cells' label-free loss.
     validation_fraction
-        Cells held out (stratified by type) to choose the best epoch and stop early. Classes
-        too small to give validation cells are named in a warning.
+        Cells held out to choose the best epoch and stop early. Classes too small to give
+        validation cells are named in a warning.
+    validation_split
+        ``"cells"``: cells stratified by type; ``"batch"``: whole batches are held out (in
+        random order, as many as fit in ``validation_fraction``, at least one), so the epoch
+        is chosen on libraries the network has not seen, as queries are; ``"auto"``:
+        ``"batch"`` with ``batch_key`` and three or more batches, else ``"cells"``. On the
+        real development set the two were within the folds' spread (BENCHMARKS.md).
     patience
         Stop after this many epochs without a better validation loss (``None``: never).
     n_neighbors, n_pcs, batch_correction
@@ -157,6 +196,14 @@ def train(
         :class:`minnet.margins.GraphDistances`).
     max_value
         Clip scaled values at ±``max_value``.
+    peak_input
+        How ATAC peaks become input: ``"lsi"`` (TF-IDF and ``n_lsi_components`` singular
+        vectors fitted on the training cells and stored in the model; query peaks from another
+        peak calling are mapped onto the model's by overlap), ``"gene_activity"`` (needs
+        ``annotation``), ``"auto"``: gene activity when ``annotation`` is given, else LSI.
+    n_lsi_components
+        LSI dimensions of the peak input (the first, which follows depth, is dropped; 300
+        was best of 200, 300 and 500 on the real development set).
     device
         ``"auto"`` (CUDA → MPS → CPU), ``"cpu"``, ``"cuda"``, ``"mps"``.
     seed
@@ -174,6 +221,9 @@ def train(
     resume
         Continue the run saved in ``checkpoint`` (same data and settings): training restarts
         from its best weights after its last epoch, with a fresh optimiser, until ``epochs``.
+    rna_key, other_key
+        With a ``MuData``: the keys of its RNA and other modality (``other_key`` default: the
+        modality's name, else ``peaks``/``chromatin`` for ATAC, ``prot``/``protein`` for ADT).
 
     Returns
     -------
@@ -184,14 +234,18 @@ def train(
     mod = check_modality(modality)
     if mod == "rna":
         raise MinNetInputError("modality is the second modality: 'atac' or 'adt', not 'rna'.")
+    rna, other = _two_modalities(rna, other, mod, rna_key, other_key)
     check_anndata(rna, "rna")
     check_anndata(other, mod)
     settings = TrainSettings(
-        NetworkSettings(n_hidden, n_latent),
-        InputSettings(label_key, batch_key, n_top_features, max_value),
+        NetworkSettings(n_hidden, n_latent, input_dropout, hidden_dropout),
+        InputSettings(label_key, batch_key, n_top_features, max_value, peak_input,
+                      n_lsi_components),
         GraphSettings(n_neighbors, n_pcs, batch_correction, radius),
-        LossSettings(margin, contrastive_weight, celltype_margin, negatives, positive_fraction),
-        OptimSettings(lr, weight_decay, epochs, batch_size, validation_fraction, patience),
+        LossSettings(margin, contrastive_weight, celltype_margin, negatives, positive_fraction,
+                     query_weight),
+        OptimSettings(lr, weight_decay, epochs, batch_size, validation_fraction,
+                      validation_split, patience),
         RuntimeSettings(seed, device, n_threads, progress),
     )
     ga = GeneActivitySettings.from_kwds(gene_activity_kwds)
@@ -212,7 +266,9 @@ def train(
               "max_value": max_value, "seed": seed}
     rna_spec, x = InputSpec.fit(rna, "rna", layer=layer, extra_features=features, **common)
     other_spec, y = InputSpec.fit(other, mod, layer=other_layer, annotation=annotation,
-                                  gene_activity=ga, extra_features=other_features, **common)
+                                  gene_activity=ga, extra_features=other_features,
+                                  peak_input=peak_input, n_lsi_components=n_lsi_components,
+                                  **common)
     logger.info("features: %d rna, %d %s", x.shape[1], y.shape[1], mod)
 
     rng = np.random.default_rng(seed)
@@ -223,9 +279,13 @@ def train(
     # meets batch and depth differences in training instead of having them scaled away
     data = PairedData(x, y, rna_spec.scaler(x), other_spec.scaler(y),
                       labels, GraphDistances(lengths, radius=g.radius, seed=seed))
-    settings = settings.replace(radius=data.distances.radius)  # the model stores the value
-    train_idx, val_idx = _split(labels, validation_fraction, rng)
+    # the model stores the values "auto" resolved to
+    settings = settings.replace(radius=data.distances.radius, **settings.network.resolved(
+        other_spec.peak_projection is not None))
+    train_idx, val_idx = _split(labels, validation_fraction, rng, batches, validation_split)
     inputs = {"rna": rna_spec, mod: other_spec}
+    query_cells = _query_cells(query, inputs, mod, layer, other_layer, normalized,
+                               query_weight, seed)
     start = None
     if previous is not None:
         start = _resume_state(previous, checkpoint, inputs, categories, settings)
@@ -238,6 +298,9 @@ def train(
             "n_cells": int(rna.n_obs), "n_train": int(train_idx.size), "n_val": int(val_idx.size),
             "train_seconds": round(time.perf_counter() - t0, 2), "device": str(dev),
             "interrupted": interrupted, "history": history,
+            "query_cells": None if query_cells is None else {
+                m: int(query_cells.inputs[i][0].shape[0]) for i, m in enumerate(("rna", mod))
+                if i in query_cells.inputs},
         }
         return MinNetModel(module, inputs, categories, settings, summary)
 
@@ -246,7 +309,8 @@ def train(
 
     with torch_threads(n_threads if dev.type == "cpu" else None):
         state = fit(data, train_idx, val_idx, settings, len(categories), dev, rng, progress,
-                    start=start, on_best=save_checkpoint if checkpoint is not None else None)
+                    start=start, on_best=save_checkpoint if checkpoint is not None else None,
+                    query=query_cells)
     model = model_of(*state)
     if checkpoint is not None:
         model.save(checkpoint)
@@ -254,6 +318,58 @@ def train(
             logger.warning("the best model so far is in %s; continue with train(..., "
                            "checkpoint=%r, resume=True)", checkpoint, str(checkpoint))
     return model
+
+
+# Query cells of each modality drawn beside every mini-batch of pairs (query-aware mode).
+QUERY_CELLS_PER_STEP = 128
+
+
+def _query_cells(query: dict[str, AnnData] | MuData | None, inputs: dict[str, InputSpec],
+                 mod: str, layer: str | None, other_layer: str | None, normalized: bool,
+                 weight: float, seed: int) -> QueryCells | None:
+    """The query-aware mode's unpaired cells as model input (scaled as any query is)."""
+    if query is None:
+        return None
+    if is_mudata(query):
+        query = {m: modality_of(query, resolve_mod_key(query, m, None, "query"))
+                 for m in ("rna", mod)}
+    if not isinstance(query, dict) or not query or not set(query) <= {"rna", mod}:
+        keys = sorted(query) if isinstance(query, dict) else type(query).__name__
+        raise MinNetInputError(
+            f"query must be a dict with keys 'rna' and/or {mod!r} (unpaired AnnData objects) "
+            f"or a MuData; got {keys}.")
+    cells = {}
+    for i, name in enumerate(("rna", mod)):
+        if name in query:
+            check_anndata(query[name], f"query[{name!r}]")
+            spec = inputs[name]
+            x = spec.model_input(query[name], layer if i == 0 else other_layer, normalized,
+                                 what=f"query[{name!r}]")
+            cells[i] = (x, spec.scaler(x))
+    logger.info("query-aware mode: %s", ", ".join(
+        f"{x.shape[0]} {('rna', mod)[i]} cells" for i, (x, _) in cells.items()))
+    return QueryCells(cells, weight, QUERY_CELLS_PER_STEP,
+                      np.random.default_rng([seed, QUERY_SEED_STREAM]))
+
+
+# keeps the query draws' random stream apart from the pairs' (same seed, other stream)
+QUERY_SEED_STREAM = 7
+
+
+def _two_modalities(rna: AnnData | MuData, other: AnnData | None, mod: str, rna_key: str,
+                    other_key: str | None) -> tuple[AnnData, AnnData]:
+    """The RNA and other modality, from two AnnData objects or one MuData."""
+    if is_mudata(rna):
+        if other is not None:
+            raise MinNetInputError(
+                "pass either a MuData as the first argument (and no second object) or two "
+                "AnnData objects (RNA, then ATAC/ADT).")
+        return split_mudata(rna, mod, rna_key, other_key)
+    if other is None:
+        raise MinNetInputError(
+            f"the {mod.upper()} AnnData (second argument) is missing: pass train(rna, {mod}, "
+            f"modality={mod!r}), or a MuData holding both modalities.")
+    return rna, other
 
 
 def _pair_align(rna: AnnData, other: AnnData) -> np.ndarray:
@@ -367,20 +483,50 @@ def _label_codes(rna: AnnData, label_key: str) -> tuple[list[str], np.ndarray]:
     return categories, codes
 
 
-def _split(labels: np.ndarray, fraction: float,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified train/validation split of cell indices."""
+def _split(labels: np.ndarray, fraction: float, rng: np.random.Generator,
+           batches: np.ndarray | None = None,
+           by: ValidationSplit = "cells") -> tuple[np.ndarray, np.ndarray]:
+    """Train/validation split of cell indices: by whole batches or stratified by type."""
     n = labels.shape[0]
     if fraction <= 0:
         return np.arange(n), np.array([], dtype=np.int64)
-    val = []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        k = int(round(fraction * idx.size)) if idx.size > 1 else 0
-        val.append(idx[:k])
-    val = np.sort(np.concatenate(val))
+    names = None if batches is None else np.unique(batches)
+    if by == "batch" or (by == "auto" and names is not None and names.size >= 3):
+        val = _batch_validation(labels, fraction, rng, batches)
+    else:
+        val = []
+        for c in np.unique(labels):
+            idx = rng.permutation(np.flatnonzero(labels == c))
+            k = int(round(fraction * idx.size)) if idx.size > 1 else 0
+            val.append(idx[:k])
+        val = np.sort(np.concatenate(val))
     train = np.setdiff1d(np.arange(n), val)
     return train, val
+
+
+def _batch_validation(labels: np.ndarray, fraction: float, rng: np.random.Generator,
+                      batches: np.ndarray | None) -> np.ndarray:
+    """Cells of whole batches held out for validation (random order, at least one batch,
+    at most ``fraction`` of the cells beyond the first); a type found only there stays in
+    training."""
+    if batches is None or np.unique(batches).size < 2:
+        raise MinNetInputError(
+            "validation_split='batch' needs batch_key= with at least two batches (one is held "
+            "out to choose the epoch); use validation_split='cells'.")
+    order = rng.permutation(np.unique(batches))
+    held: list = []
+    for name in order[:-1]:  # at least one batch stays for training
+        if held and np.isin(batches, [*held, name]).sum() > fraction * labels.shape[0]:
+            break
+        held.append(name)
+    val = np.isin(batches, held)
+    only_there = [c for c in np.unique(labels[val]) if not np.any(labels[~val] == c)]
+    if only_there:
+        logger.info("validation: %d cell type(s) found only in the held-out batches stay in "
+                    "training", len(only_there))
+        val &= ~np.isin(labels, only_there)
+    logger.info("validation: batches %s (%d cells)", [str(b) for b in held], int(val.sum()))
+    return np.flatnonzero(val)
 
 
 def _read_checkpoint(path: str | os.PathLike) -> MinNetModel:
@@ -434,22 +580,24 @@ def fit(
     progress: bool = True,
     start: dict | None = None,
     on_best: OnBest | None = None,
+    query: QueryCells | None = None,
 ) -> tuple[MinNetModule, list[dict], dict, bool]:
     """The training loop: epochs of freshly drawn pairs through :class:`TrainingStep`.
 
     ``start`` (weights, history and best epoch of an earlier run) continues that run;
     ``on_best(module, history, best, interrupted)`` is called with the best network (on the CPU)
-    whenever the validation loss improves. Returns the best network, the history, the best
-    epoch's record and whether Ctrl-C stopped the loop.
+    whenever the validation loss improves; ``query`` (query-aware mode) adds the query cells'
+    label-free loss to every step. Returns the best network, the history, the best epoch's
+    record and whether Ctrl-C stopped the loop.
     """
     net, loss, optim = settings.network, settings.loss, settings.optim
     module = MinNetModule((data.x.shape[1], data.y.shape[1]), n_classes, net.n_hidden,
-                          net.n_latent).to(dev)
+                          net.n_latent, net.input_dropout, net.hidden_dropout).to(dev)
     loop = _Loop(module, start)
     if start is not None:
         # a resumed run draws its own pairs, reproducibly, from the seed and its first epoch
         rng = np.random.default_rng([settings.runtime.seed, loop.first])
-    step = TrainingStep(module, data, loss, optim, dev)
+    step = TrainingStep(module, data, loss, optim, dev, query)
     val_pairs = val_margin = None
     if val_idx.size >= 2:
         val_pairs = sample_pairs(val_idx, np.random.default_rng(settings.runtime.seed + 1),

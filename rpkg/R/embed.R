@@ -92,13 +92,18 @@ RunMinNet <- function(object, model, assay = NULL, modality, reduction.name = "m
   pieces <- CreateMinNetAnnDataPieces(object, assay, slot)
   pieces$var_names <- .match_model_features(pieces$var_names, model$features[[modality]],
                                             verbose)
+  reads_peaks <- identical(model$config$atac_input, "peak_lsi")
+  if (modality == "atac" && reads_peaks && !.looks_like_peaks(pieces$var_names)) {
+    .stopf("this model reads ATAC peaks (their LSI projection); assay '%s' holds other features (%s, ...): embed the peak assay.",
+           assay, paste(utils::head(pieces$var_names, 3), collapse = ", "))
+  }
   if (modality == "atac" && .looks_like_peaks(pieces$var_names)) {
-    if (!isTRUE(model$has.annotation)) {
+    if (!isTRUE(model$has.annotation) && !reads_peaks) {
       .stopf("assay '%s' holds peaks but the model has no gene annotation to compute gene activity; embed a gene-activity assay (e.g. Signac's GeneActivity) instead, or train with `annotation`.",
              assay)
     }
     if (slot != "counts") {
-      .stopf("assay '%s' holds peaks: gene activity is computed from raw counts, use slot = 'counts'.",
+      .stopf("assay '%s' holds peaks: the model reads their raw counts, use slot = 'counts'.",
              assay)
     }
   } else if (!any(pieces$var_names %in% model$features[[modality]])) {

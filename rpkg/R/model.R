@@ -152,8 +152,11 @@ print.MinNetModel <- function(x, ...) {
 #'   [SimulateMinNetData()] writes.
 #' @param batch Optional metadata column with batches (the graph is batch-corrected).
 #' @param annotation Gene annotation (data.frame or `GRanges`, see
-#'   [CreateMinNetAnnotation()]); needed when `other.assay` holds peaks, and kept in the
-#'   model so peaks can be embedded.
+#'   [CreateMinNetAnnotation()]); with peaks in `other.assay` the core turns them into gene
+#'   activity with it (kept in the model so peaks can be embedded). Without it, peaks are used
+#'   through a TF-IDF/LSI projection fitted on the training cells (`peak.input = "lsi"` forces
+#'   that route, `n.lsi.components` sets its size); query peaks from another peak calling
+#'   are mapped onto the model's by overlap.
 #' @param other.object Optional second Seurat object that holds `other.assay` for the same
 #'   cells (matched by name); default `object`.
 #' @param slot `"counts"` (default, raw counts normalised by the core) or `"data"` (both
@@ -161,6 +164,12 @@ print.MinNetModel <- function(x, ...) {
 #' @param epochs Maximum number of epochs (training stops early on the validation loss).
 #' @param seed Random seed; the same seed gives the same model on CPU.
 #' @param verbose Show a progress bar (the core's `progress`).
+#' @param query Optional query-aware mode: unpaired, unlabelled Seurat objects to integrate,
+#'   `list(rna = <Seurat>, atac = <Seurat>)` (or `adt =`; either may be left out), read from
+#'   `rna.assay` / `other.assay` and `slot`. Training then also aligns the query's two
+#'   modalities (MMD) and trains on their confident predictions, so the model adapts to the
+#'   query's libraries; embed them afterwards with [RunMinNet()]. `NULL` (default):
+#'   reference-only, each cell's embedding independent of any query.
 #' @param ... Further arguments of the core's `minnet.train`, in R (`n.hidden`) or Python
 #'   (`n_hidden`) spelling, e.g. `n_hidden`, `margin`, `lr`, `batch_size`, `device`;
 #'   `checkpoint = "run.minnet"` keeps the best model so far in that file during training
@@ -185,7 +194,7 @@ print.MinNetModel <- function(x, ...) {
 TrainMinNet <- function(object, rna.assay = "RNA", other.assay = NULL,
                         modality = c("atac", "adt"), label = "celltype", batch = NULL,
                         annotation = NULL, other.object = NULL, slot = "counts", epochs = 60,
-                        seed = 0, verbose = TRUE, ...) {
+                        seed = 0, verbose = TRUE, query = NULL, ...) {
   .check_seurat(object, "object")
   if (!is.null(other.object)) .check_seurat(other.object, "other.object")
   other <- other.object %||% object
@@ -233,6 +242,9 @@ TrainMinNet <- function(object, rna.assay = "RNA", other.assay = NULL,
   if (!is.null(ann)) {
     args$annotation <- .py_frame(ann)
   }
+  if (!is.null(query)) {
+    args$query <- .query_adata(query, modality, c(rna = rna.assay, other = other.assay), slot)
+  }
   py <- .py_call(do.call(core$train, args), "TrainMinNet",
                  c(label_key = "label", batch_key = "batch", .py_names(names(list(...)))))
   annotation <- if (is.null(ann)) NULL else sprintf("<annotation of %d genes>", nrow(ann))
@@ -240,6 +252,24 @@ TrainMinNet <- function(object, rna.assay = "RNA", other.assay = NULL,
   command <- SeuratObject::LogSeuratCommand(object, return.command = TRUE)
   command@name <- "TrainMinNet"
   .new_model(py, command)
+}
+
+# The query-aware mode's unpaired Seurat objects as the core's dict of AnnData.
+.query_adata <- function(query, modality, assays, slot) {
+  if (!is.list(query) || is.null(names(query)) || !all(names(query) %in% c("rna", modality)) ||
+      length(query) == 0L) {
+    .stopf("query must be a named list with elements 'rna' and/or '%s' (unpaired Seurat objects), e.g. list(rna = rna_query, %s = %s_query).",
+           modality, modality, modality)
+  }
+  out <- list()
+  for (name in names(query)) {
+    .check_seurat(query[[name]], sprintf("query$%s", name))
+    assay <- if (name == "rna") assays[["rna"]] else assays[["other"]]
+    .check_assay(query[[name]], assay, if (name == "rna") "rna.assay" else "other.assay",
+                 sprintf("query$%s", name))
+    out[[name]] <- .pieces_to_adata(CreateMinNetAnnDataPieces(query[[name]], assay, slot))
+  }
+  out
 }
 
 #' Save a MinNet model to a file

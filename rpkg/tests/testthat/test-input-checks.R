@@ -35,7 +35,9 @@ test_that("TrainMinNet's values are checked by the core, in R's names", {
   obj_one$celltype <- "A"
   expect_error(TrainMinNet(obj_one), "^TrainMinNet failed: .*single class")
   expect_error(TrainMinNet(obj, epochs = 0), "^TrainMinNet failed: epochs must be .*got 0")
-  expect_error(TrainMinNet(obj, other.assay = "peaks"), "holds ATAC peaks .* Pass annotation=")
+  # peaks without an annotation train the LSI peak encoder; gene activity needs one
+  expect_error(TrainMinNet(obj, other.assay = "peaks", peak.input = "gene_activity"),
+               "holds ATAC peaks .* Pass annotation=")
   expect_error(TrainMinNet(obj, n_hiden = 3), "unknown argument\\(s\\) for TrainMinNet\\(\\): n_hiden")
   expect_error(TrainMinNet(obj, n.hidden = 0, verbose = FALSE), "^TrainMinNet failed: `n.hidden` must be .*got 0")
   expect_error(TrainMinNet(obj, annotation = data.frame(a = 1), other.assay = "peaks"),

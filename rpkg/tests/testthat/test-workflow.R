@@ -83,6 +83,48 @@ test_that("ATAC embeds from peaks (model annotation) and from gene activity", {
   expect_true(all(is.finite(e2)))
 })
 
+test_that("peaks without an annotation train an LSI peak encoder that R can save and use", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- TrainMinNet(sim$paired, other.assay = "peaks", modality = "atac",
+                       label = "celltype", epochs = 2, n_hidden = 32, n.lsi.components = 10,
+                       verbose = FALSE)
+  expect_equal(model$config$atac_input, "peak_lsi")
+  expect_false(model$has.annotation)
+  expect_equal(model$features$atac, paste0("LSI_", 2:11))
+  a <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
+  e <- SeuratObject::Embeddings(a, "minnet")
+  expect_equal(dim(e), c(ncol(sim$atac), 32L))
+  path <- tempfile(fileext = ".minnet")
+  SaveMinNet(model, path)
+  back <- RunMinNet(sim$atac, LoadMinNet(path), assay = "peaks", modality = "atac",
+                    verbose = FALSE)
+  expect_equal(SeuratObject::Embeddings(back, "minnet"), e)
+  # gene activity cannot stand in for the peaks this model reads
+  expect_error(RunMinNet(sim$atac, model, assay = "ACTIVITY", modality = "atac",
+                         verbose = FALSE), "reads ATAC peaks")
+})
+
+test_that("the query-aware mode trains on unpaired query objects from R", {
+  skip_if_no_core()
+  sim <- fx_sim()
+  model <- TrainMinNet(sim$paired, other.assay = "peaks", modality = "atac",
+                       label = "celltype", epochs = 2, n_hidden = 32, n.lsi.components = 10,
+                       verbose = FALSE, query = list(rna = sim$rna, atac = sim$atac))
+  expect_equal(model$summary$query_cells$rna, ncol(sim$rna))
+  expect_equal(model$summary$query_cells$atac, ncol(sim$atac))
+  a <- RunMinNet(sim$atac, model, assay = "peaks", modality = "atac", verbose = FALSE)
+  expect_true(all(is.finite(SeuratObject::Embeddings(a, "minnet"))))
+  expect_error(TrainMinNet(sim$paired, other.assay = "peaks", modality = "atac",
+                           label = "celltype", epochs = 1, verbose = FALSE,
+                           query = list(protein = sim$atac)),
+               "named list with elements 'rna' and/or 'atac'")
+  expect_error(TrainMinNet(sim$paired, other.assay = "peaks", modality = "atac",
+                           label = "celltype", epochs = 1, verbose = FALSE,
+                           query = list(atac = sim$rna)),
+               "query\\$atac")
+})
+
 test_that("SaveMinNet / LoadMinNet round-trip the core's model file", {
   skip_if_no_core()
   sim <- fx_sim()
