@@ -193,8 +193,14 @@ def run_method(method: Method, spec: TaskSpec, data: Path, seed: int, work: Path
     meas = run_measured(cmd, work / "runs" / f"{tag}.log", timeout)
     if meas["timed_out"]:
         return {**meas, "error": f"did not finish in {timeout / 60:.0f} min"}
+    return collect_run(meas, out, work / "runs" / f"{tag}.log", data)
+
+
+def collect_run(meas: dict, out: Path, log_path: Path, data: Path) -> dict:
+    """A finished run's measurements plus its ``result`` (embeddings in the task's held-out
+    order: the exchange format's row shuffle undone) or its ``error`` (from its log)."""
     if meas["returncode"] != 0 or not (out / "info.json").exists():
-        tail = (work / "runs" / f"{tag}.log").read_text(errors="replace").strip().splitlines()
+        tail = log_path.read_text(errors="replace").strip().splitlines()
         msg = next((ln for ln in reversed(tail) if "Error" in ln or "error" in ln),
                    tail[-1] if tail else "")
         return {**meas, "error": f"exit {meas['returncode']}: {msg.strip()[:300]}"}
