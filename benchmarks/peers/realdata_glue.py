@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from exchange import read_inputs, runner_args, write_result  # noqa: E402
-from run_glue import schedule  # noqa: E402
+from run_glue import configure_cpu, fit_embed, preprocess  # noqa: E402
 
 
 def link_graph(genes, peaks, links: pd.DataFrame):
@@ -66,16 +65,10 @@ def link_graph(genes, peaks, links: pd.DataFrame):
 
 def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None:
     """Integrate the folder's RNA and ATAC peaks with GLUE and write the embeddings."""
-    import scanpy as sc
     import scglue
     import torch
 
-    scglue.config.CPU_ONLY = True
-    scglue.config.GRAPH_SHUFFLE_NUM_WORKERS = 0
-    scglue.config.ARRAY_SHUFFLE_NUM_WORKERS = 0
-    scglue.config.DATALOADER_NUM_WORKERS = 0
-    scglue.config.DATALOADER_PIN_MEMORY = False
-    scglue.log.console_log_level = logging.WARNING
+    configure_cpu()
     inp = read_inputs(data)
     links = pd.read_csv(data / "peak_gene.tsv", sep="\t")
     rna, atac = inp["rna"], inp["other"]
@@ -83,34 +76,13 @@ def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None
     np.random.seed(seed)  # noqa: NPY002 - GLUE draws from the global NumPy RNG
     torch.manual_seed(seed)
 
-    rna.layers["counts"] = rna.X.copy()
-    sc.pp.highly_variable_genes(rna, n_top_genes=min(2000, rna.n_vars), flavor="seurat_v3")
-    sc.pp.normalize_total(rna)
-    sc.pp.log1p(rna)
-    sc.pp.scale(rna)
-    n_pc = int(min(100, rna.n_obs - 1, rna.n_vars - 1))
-    sc.tl.pca(rna, n_comps=n_pc, svd_solver="arpack", random_state=seed)
-    n_lsi = int(min(100, atac.n_obs - 1, atac.n_vars - 1))
-    scglue.data.lsi(atac, n_components=n_lsi, n_iter=15, random_state=seed)
+    n_pc, n_lsi = preprocess(rna, atac, seed)
 
     guidance = link_graph(rna.var_names, atac.var_names, links)
     hvg = set(rna.var_names[rna.var["highly_variable"].to_numpy()])
     linked_to_hvg = set(links.loc[links["gene"].isin(hvg), "peak"])
     atac.var["highly_variable"] = atac.var_names.isin(list(linked_to_hvg))
-    scglue.graph.check_graph(guidance, [rna, atac])
-    scglue.models.configure_dataset(rna, "NB", use_highly_variable=True, use_layer="counts",
-                                    use_rep="X_pca")
-    scglue.models.configure_dataset(atac, "NB", use_highly_variable=True, use_rep="X_lsi")
-    hvf = itertools.chain(rna.var.query("highly_variable").index,
-                          atac.var.query("highly_variable").index)
-    guidance_hvf = guidance.subgraph(hvf).copy()
-    sched = schedule(rna.n_obs + atac.n_obs, iterations)
-    with tempfile.TemporaryDirectory(prefix="glue_") as tmp:
-        fit_kws = dict(sched, directory=tmp)
-        model = scglue.models.fit_SCGLUE({"rna": rna, "atac": atac}, guidance_hvf,
-                                         init_kws={"random_seed": seed}, fit_kws=fit_kws)
-    z_rna = model.encode_data("rna", rna)
-    z_atac = model.encode_data("atac", atac)
+    z_rna, z_atac, guidance_hvf, sched = fit_embed(rna, atac, guidance, seed, iterations)
     secs = time.perf_counter() - t0
     n_edges = sum(1 for *_, t in guidance_hvf.edges(data="type") if t == "fwd")
     write_result(out, z_rna, z_atac, {

@@ -72,16 +72,10 @@ def schedule(n_cells: int, iterations: int | None) -> dict:
 
 def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None:
     """Integrate the task's held-out RNA and ATAC with GLUE and write the embeddings."""
-    import scanpy as sc
     import scglue
     import torch
 
-    scglue.config.CPU_ONLY = True
-    scglue.config.GRAPH_SHUFFLE_NUM_WORKERS = 0
-    scglue.config.ARRAY_SHUFFLE_NUM_WORKERS = 0
-    scglue.config.DATALOADER_NUM_WORKERS = 0
-    scglue.config.DATALOADER_PIN_MEMORY = False
-    scglue.log.console_log_level = logging.WARNING
+    configure_cpu()
     inp = read_inputs(data)
     if inp["modality"] != "atac":
         raise SystemExit("GLUE has no protein mode: ATAC tasks only")
@@ -99,6 +93,40 @@ def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None
     rna.var["chromEnd"] = rna.var["chromEnd"].astype(int)
     atac.var = atac.var.join(peak_coordinates(atac.var_names))
 
+    n_pc, n_lsi = preprocess(rna, atac, seed)
+
+    guidance = scglue.genomics.rna_anchored_guidance_graph(rna, atac)
+    z_rna, z_atac, guidance_hvf, sched = fit_embed(rna, atac, guidance, seed, iterations)
+    secs = time.perf_counter() - t0
+    n_peaks_linked = int(atac.var["highly_variable"].sum())
+    write_result(out, z_rna, z_atac, {
+        "method": "GLUE", "version": f"scglue {scglue.__version__}", "seconds": secs,
+        "row_order": "exchange",
+        "settings": (f"HVG {int(rna.var['highly_variable'].sum())}, PCA {n_pc}, LSI {n_lsi}, "
+                     f"peaks linked to HVGs {n_peaks_linked}, genes without coordinates "
+                     f"dropped {n_dropped}, schedule "
+                     f"{sched or 'GLUE automatic'}")})
+
+
+def configure_cpu() -> None:
+    """scglue on the CPU, one process: no shuffling or loading workers, quiet log."""
+    import scglue
+
+    scglue.config.CPU_ONLY = True
+    scglue.config.GRAPH_SHUFFLE_NUM_WORKERS = 0
+    scglue.config.ARRAY_SHUFFLE_NUM_WORKERS = 0
+    scglue.config.DATALOADER_NUM_WORKERS = 0
+    scglue.config.DATALOADER_PIN_MEMORY = False
+    scglue.log.console_log_level = logging.WARNING
+
+
+def preprocess(rna, atac, seed: int) -> tuple[int, int]:
+    """GLUE's tutorial preprocessing, in place: RNA highly variable genes (Seurat v3 on counts,
+    kept in ``layers["counts"]``) → normalise, log, scale → PCA; ATAC → LSI. Returns the numbers
+    of PCs and LSI components."""
+    import scanpy as sc
+    import scglue
+
     rna.layers["counts"] = rna.X.copy()
     sc.pp.highly_variable_genes(rna, n_top_genes=min(2000, rna.n_vars), flavor="seurat_v3")
     sc.pp.normalize_total(rna)
@@ -108,8 +136,15 @@ def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None
     sc.tl.pca(rna, n_comps=n_pc, svd_solver="arpack", random_state=seed)
     n_lsi = int(min(100, atac.n_obs - 1, atac.n_vars - 1))
     scglue.data.lsi(atac, n_components=n_lsi, n_iter=15, random_state=seed)
+    return n_pc, n_lsi
 
-    guidance = scglue.genomics.rna_anchored_guidance_graph(rna, atac)
+
+def fit_embed(rna, atac, guidance, seed: int, iterations: int | None):
+    """Configure both datasets (negative binomial), fit GLUE on the highly variable features'
+    guidance subgraph, and embed every cell; returns both embeddings, the subgraph and the
+    schedule used (``schedule``)."""
+    import scglue
+
     scglue.graph.check_graph(guidance, [rna, atac])
     scglue.models.configure_dataset(rna, "NB", use_highly_variable=True, use_layer="counts",
                                     use_rep="X_pca")
@@ -124,15 +159,7 @@ def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None
                                          init_kws={"random_seed": seed}, fit_kws=fit_kws)
     z_rna = model.encode_data("rna", rna)
     z_atac = model.encode_data("atac", atac)
-    secs = time.perf_counter() - t0
-    n_peaks_linked = int(atac.var["highly_variable"].sum())
-    write_result(out, z_rna, z_atac, {
-        "method": "GLUE", "version": f"scglue {scglue.__version__}", "seconds": secs,
-        "row_order": "exchange",
-        "settings": (f"HVG {int(rna.var['highly_variable'].sum())}, PCA {n_pc}, LSI {n_lsi}, "
-                     f"peaks linked to HVGs {n_peaks_linked}, genes without coordinates "
-                     f"dropped {n_dropped}, schedule "
-                     f"{sched or 'GLUE automatic'}")})
+    return z_rna, z_atac, guidance_hvf, sched
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from .pp._features import align_features, select_features
 from .pp._normalize import PEAK_TOTALS, normalized_matrix
 from .pp._scale import Standardizer
 from .settings import GeneActivitySettings, PeakInput
-from .validation import Modality
+from .validation import Modality, check_counts
 
 # how model input is scaled at embedding (see InputSpec.scaler)
 Scaling = Literal["reference", "query"]
@@ -145,8 +145,6 @@ class InputSpec:
                 "other_features names genes or proteins to keep, but these ATAC peaks are used "
                 "through their LSI projection, which keeps every peak; leave other_features "
                 "unset (or pass gene activity / annotation= to use genes).")
-        from .validation import check_counts
-
         counts = get_matrix(adata, layer)
         check_counts(counts, "atac peaks")
         proj, x = PeakProjection.fit(counts, list(adata.var_names), n_components, seed)
@@ -199,8 +197,6 @@ class InputSpec:
                 f"this model reads ATAC peaks (raw counts, {self.peak_projection.peaks[0]}, "
                 f"...); {what} holds {'normalised values' if normalized else 'other features'}"
                 f" ({adata.var_names[0]}, ...). Pass the query's peak counts.")
-        from .validation import check_counts
-
         counts = get_matrix(adata, layer)
         check_counts(counts, what)
         return self.peak_projection.transform(counts, list(adata.var_names), min_overlap, what)
@@ -235,11 +231,12 @@ class InputSpec:
 
     def model_input(self, adata: AnnData, layer: str | None = None, normalized: bool = False,
                     annotation: pd.DataFrame | None = None, min_overlap: float = 0.3,
-                    what: str | None = None) -> sp.csr_matrix:
-        """``adata`` normalised and aligned to the model's features (not yet scaled)."""
+                    what: str | None = None) -> tuple[sp.csr_matrix, pd.Index]:
+        """``adata`` normalised and aligned to the model's features (not yet scaled), and the
+        features it had before alignment (for the missing-feature and modality checks)."""
         x, names = self.normalized(adata, layer, normalized, annotation, what, min_overlap)
         return self.align(x, names, min_overlap, what,
-                          from_peaks=self.from_peaks_of(adata.var_names))
+                          from_peaks=self.from_peaks_of(adata.var_names)), pd.Index(names)
 
     def from_peaks_of(self, var_names: pd.Index) -> bool:
         """Whether data with these features are turned into gene activity by this spec."""
@@ -291,12 +288,12 @@ class InputSpec:
     def from_model_metadata(cls, modality: Modality, features: list[str],
                             feature_means: list[float] | None, config: dict,
                             annotation: pd.DataFrame | None,
-                            scale: tuple[list[float], list[float]] | None = None,
-                            peak_projection: PeakProjection | None = None) -> InputSpec:
+                            scale: tuple[list[float], list[float]] | None = None) -> InputSpec:
         """Rebuild a stored spec from the model file's entries (files of 0.1.0 included).
 
         ``scale``: the training statistics (mean, std); files of 0.1.0 have none.
-        ``peak_projection``: the stored LSI projection of a model trained on peaks.
+        An LSI peak input's projection is read from the file's tensors by
+        :meth:`minnet.MinNetModel.load`, which sets ``peak_projection``.
         """
         ga = config.get("gene_activity") if modality == "atac" else None
         mean, std = scale if scale is not None else (None, None)
@@ -309,7 +306,6 @@ class InputSpec:
             modality == "atac" and config.get("atac_input") == "peaks",
             None if mean is None else [float(v) for v in mean],
             None if std is None else [float(v) for v in std],
-            peak_projection if modality == "atac" else None,
         )
 
 

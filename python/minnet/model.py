@@ -160,8 +160,7 @@ class MinNetModel:
             from .genomics import read_annotation
 
             annotation = read_annotation(annotation)
-        x, names = spec.normalized(adata, layer, normalized, annotation, min_overlap=min_overlap)
-        x = spec.align(x, names, min_overlap, from_peaks=spec.from_peaks_of(adata.var_names))
+        x, names = spec.model_input(adata, layer, normalized, annotation, min_overlap)
         if verify_modality:
             self._verify_modality(spec.modality, x, names)
         _warn_empty_cells(x, spec.modality)
@@ -310,6 +309,7 @@ class MinNetModel:
     def _metadata(self) -> dict[str, Any]:
         """The model file's JSON metadata (everything but the weights); :meth:`load` checks
         each field against the others and against the weights."""
+        proj = self._projection()
         ann = None
         if self.annotation is not None:
             ann = {c: self.annotation[c].tolist() for c in self.annotation.columns}
@@ -326,9 +326,8 @@ class MinNetModel:
             "scale_mean": _spec_lists(self.inputs, "scale_mean"),
             "scale_std": _spec_lists(self.inputs, "scale_std"),
             # peaks and idf of an LSI peak input (its components are a tensor of the file)
-            "peak_projection": None if self._projection() is None else {
-                "peaks": self._projection().peaks,
-                "idf": [float(v) for v in self._projection().idf]},
+            "peak_projection": None if proj is None else {
+                "peaks": proj.peaks, "idf": [float(v) for v in proj.idf]},
         }
 
     def _projection(self) -> PeakProjection | None:
@@ -341,9 +340,9 @@ class MinNetModel:
 
         The file gets the permissions of any new file of the user (``0o666`` less the umask).
         """
-        tensors = dict(self.module.state_dict())
-        if self._projection() is not None:
-            tensors[PROJECTION_TENSOR] = torch.from_numpy(self._projection().components)
+        tensors, proj = dict(self.module.state_dict()), self._projection()
+        if proj is not None:
+            tensors[PROJECTION_TENSOR] = torch.from_numpy(proj.components)
         write_model_file(path, tensors, self._metadata())
 
     @classmethod

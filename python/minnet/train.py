@@ -322,6 +322,8 @@ def train(
 
 # Query cells of each modality drawn beside every mini-batch of pairs (query-aware mode).
 QUERY_CELLS_PER_STEP = 128
+# keeps the query draws' random stream apart from the pairs' (same seed, other stream)
+QUERY_SEED_STREAM = 7
 
 
 def _query_cells(query: dict[str, AnnData] | MuData | None, inputs: dict[str, InputSpec],
@@ -343,17 +345,14 @@ def _query_cells(query: dict[str, AnnData] | MuData | None, inputs: dict[str, In
         if name in query:
             check_anndata(query[name], f"query[{name!r}]")
             spec = inputs[name]
-            x = spec.model_input(query[name], layer if i == 0 else other_layer, normalized,
-                                 what=f"query[{name!r}]")
+            x, _ = spec.model_input(query[name], layer if i == 0 else other_layer, normalized,
+                                    what=f"query[{name!r}]")
             cells[i] = (x, spec.scaler(x))
     logger.info("query-aware mode: %s", ", ".join(
         f"{x.shape[0]} {('rna', mod)[i]} cells" for i, (x, _) in cells.items()))
     return QueryCells(cells, weight, QUERY_CELLS_PER_STEP,
                       np.random.default_rng([seed, QUERY_SEED_STREAM]))
 
-
-# keeps the query draws' random stream apart from the pairs' (same seed, other stream)
-QUERY_SEED_STREAM = 7
 
 
 def _two_modalities(rna: AnnData | MuData, other: AnnData | None, mod: str, rna_key: str,
