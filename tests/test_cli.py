@@ -381,3 +381,13 @@ def test_errors_are_one_line_and_ctrl_c_is_quiet(files, capsys, monkeypatch):
     monkeypatch.setattr(importlib.import_module("minnet.model"), "load", interrupted)
     assert main(["-q", *COMMANDS["embed"], "--out", "q.h5ad"]) == 130
     assert capsys.readouterr().err == "minnet embed: interrupted\n"
+
+
+def test_python_dash_m_minnet_is_the_command_line():
+    """What `torchrun -m minnet train ...` runs."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "minnet", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == f"minnet {minnet.__version__}"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from minnet.loss import contrastive_loss, minnet_loss
+from minnet.loss import class_weights, contrastive_loss, minnet_loss
 from minnet.pairs import KIND_XX, KIND_XY, KIND_YY
 
 
@@ -51,3 +51,27 @@ def test_total_loss_routes_each_pair_member_through_its_encoder():
     acc = ((px.argmax(1) == labels).float().mean() + (py.argmax(1) == labels).float().mean()) / 2
     assert out.accuracy.item() == pytest.approx(acc.item())
     assert not out.contrastive.requires_grad and np.isfinite(out.total.item())
+
+
+def test_class_weights_count_rare_types_more():
+    labels = np.array([0] * 90 + [1] * 10)
+    assert class_weights(labels, 3, 0.0) is None  # plain cross-entropy
+    full = class_weights(labels, 3, 1.0).numpy()
+    np.testing.assert_allclose(full[:2], [100 / (2 * 90), 100 / (2 * 10)], rtol=1e-6)
+    assert full[2] == 1.0  # a type without training cells: no cell carries its weight
+    half = class_weights(labels, 3, 0.5).numpy()
+    np.testing.assert_allclose(half[:2], np.sqrt(full[:2]), rtol=1e-6)
+    # balanced classes: every weight 1, the loss unchanged
+    np.testing.assert_allclose(class_weights(np.array([0, 1] * 5), 2, 0.5).numpy(), [1, 1])
+
+
+def test_weighted_cross_entropy_moves_the_loss_toward_the_rare_type():
+    torch.manual_seed(0)
+    labels = torch.tensor([0, 0, 0, 1])
+    logits = torch.tensor([[3.0, 0.0]] * 3 + [[3.0, 0.0]])  # the rare cell is misclassified
+    z = torch.zeros(4, 2)
+    kind, neg, m = torch.zeros(2, dtype=torch.long), torch.zeros(2), torch.zeros(2)
+    plain = minnet_loss(z, logits, z, logits, labels, kind, neg, m, 1.0)
+    weighted = minnet_loss(z, logits, z, logits, labels, kind, neg, m, 1.0,
+                           class_weights(labels.numpy(), 2, 1.0))
+    assert weighted.cross_entropy > plain.cross_entropy

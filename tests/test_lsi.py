@@ -180,3 +180,44 @@ def test_few_training_cells_give_fewer_lsi_dimensions_with_a_warning(caplog):
     assert "at most 28 LSI dimensions" in caplog.text
     with pytest.raises(minnet.MinNetInputError, match="too few for an LSI"):
         PeakProjection.fit(counts[:3], peaks, n_components=300)
+
+
+def test_cells_are_projected_to_unit_length_regardless_of_depth():
+    rng = np.random.default_rng(3)
+    counts = sp.csr_matrix(rng.poisson(0.6, size=(80, 50)).astype(np.float32))
+    peaks = [f"chr1-{i * 100 + 1}-{i * 100 + 50}" for i in range(50)]
+    proj, x = PeakProjection.fit(counts, peaks, n_components=6)
+    assert proj.unit_norm
+    lengths = np.linalg.norm(x.toarray(), axis=1)
+    has_counts = np.asarray(counts.sum(axis=1)).ravel() > 0
+    np.testing.assert_allclose(lengths[has_counts], 1.0, rtol=1e-5)
+    # a cell sequenced three times deeper, same profile: the same coordinates
+    deeper = proj.transform(counts[:5] * 3, peaks).toarray()
+    np.testing.assert_allclose(deeper, x[:5].toarray(), atol=1e-5)
+    # a projection of a file from before unit_norm keeps the raw coordinates' lengths
+    old = PeakProjection(proj.peaks, proj.idf, proj.components)
+    assert not old.unit_norm
+    assert not np.allclose(np.linalg.norm(old.transform(counts, peaks).toarray(), axis=1), 1.0)
+
+
+def test_unit_norm_is_stored_and_files_without_it_read_as_before(lsi_model, sim, tmp_path):
+    import json
+    import struct
+
+    path = tmp_path / "lsi.safetensors"
+    lsi_model.save(path)
+    assert minnet.load(path).inputs["atac"].peak_projection.unit_norm
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = json.loads(header["__metadata__"]["minnet"])
+    del meta["peak_projection"]["unit_norm"]  # as written before the option existed
+    header["__metadata__"]["minnet"] = json.dumps(meta)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    old = tmp_path / "old.safetensors"
+    old.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+    back = minnet.load(old)
+    assert not back.inputs["atac"].peak_projection.unit_norm
+    assert not np.allclose(back.embed(sim.atac[:20], "atac"), lsi_model.embed(sim.atac[:20],
+                                                                                "atac"))

@@ -10,6 +10,7 @@ logging.getLogger("minnet").addHandler(logging.NullHandler())
 
 from . import datasets, metrics, pl, pp, tl  # noqa: E402
 from ._utils import MinNetInputError  # noqa: E402
+from .backed import embed_h5ad  # noqa: E402
 from .io import ModelFileError  # noqa: E402
 from .model import MinNetModel, load  # noqa: E402
 from .train import train  # noqa: E402
@@ -19,6 +20,7 @@ __all__ = [
     "MinNetModel",
     "ModelFileError",
     "datasets",
+    "embed_h5ad",
     "load",
     "metrics",
     "pl",

@@ -6,6 +6,8 @@ Input checks live in :mod:`minnet.validation`.
 from __future__ import annotations
 
 import logging
+import os
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,6 +18,21 @@ logger = logging.getLogger("minnet")
 
 class MinNetInputError(ValueError):
     """Raised when user input cannot be used; the message names the problem and the fix."""
+
+
+def read_h5ad(path: str | os.PathLike, backed: Literal["r"] | None = None) -> AnnData:
+    """An h5ad file as AnnData (``backed="r"``: on disk), or an error that says what is wrong."""
+    import anndata as ad
+
+    if not os.path.isfile(path):
+        raise MinNetInputError(f"input file {str(path)!r} does not exist.")
+    try:
+        return ad.read_h5ad(path, backed=backed)
+    except (OSError, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise MinNetInputError(
+            f"input file {str(path)!r} is an HDF5 file but not an h5ad file anndata can read "
+            f"({type(err).__name__}: {err}). Pass an AnnData file written by adata.write_h5ad()."
+        ) from None
 
 
 def get_matrix(adata: AnnData, layer: str | None = None) -> np.ndarray | sp.spmatrix:

@@ -174,17 +174,9 @@ def _check_files(args: argparse.Namespace) -> None:
 
 def _read(path: str):
     """An h5ad input (already checked by :func:`_check_files`) as AnnData."""
-    import anndata as ad
+    from ._utils import read_h5ad
 
-    if not Path(path).is_file():
-        raise MinNetInputError(f"input file {path!r} does not exist.")
-    try:
-        return ad.read_h5ad(path)
-    except (OSError, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-        raise MinNetInputError(
-            f"input file {path!r} is an HDF5 file but not an h5ad file anndata can read "
-            f"({type(err).__name__}: {err}). Pass an AnnData file written by adata.write_h5ad()."
-        ) from None
+    return read_h5ad(path)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -209,8 +201,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     model = train(
         _read(args.rna), _read(args.other), modality=args.modality, layer=args.layer,
         other_layer=args.other_layer, annotation=args.annotation, normalized=args.normalized,
-        checkpoint=args.out, resume=args.resume, **settings,
+        checkpoint=args.out, resume=args.resume, distributed=args.distributed, **settings,
     )
+    if args.distributed and int(os.environ.get("RANK", "0")) != 0:
+        return 0  # rank 0 wrote the model and reports
     print(model)
     if model.summary.get("interrupted"):
         print(f"Interrupted: wrote the best model so far to {args.out}; continue with --resume")
@@ -220,15 +214,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
+    from .backed import embed_h5ad
     from .model import load
-    from .tl import embed
 
     model = load(args.model)
-    adata = embed(model, _read(args.input), args.modality, key_added=args.key_added,
-                  layer=args.layer, normalized=args.normalized, batch_key=args.batch_key,
-                  annotation=args.annotation)
-    adata.write_h5ad(args.out)
-    print(f"Wrote {args.out} with obsm[{args.key_added!r}] ({adata.n_obs} cells)")
+    # block by block into a copy of the input: memory bounded whatever the file's size
+    n = embed_h5ad(model, args.input, args.out, args.modality, key_added=args.key_added,
+                   layer=args.layer, normalized=args.normalized, batch_key=args.batch_key,
+                   annotation=args.annotation)
+    print(f"Wrote {args.out} with obsm[{args.key_added!r}] ({n} cells)")
     return 0
 
 
@@ -373,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "Ctrl-C leaves the best model so far")
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run saved in --out (same data and settings)")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training in a torchrun worker: torchrun "
+                   "--nproc_per_node=N -m minnet train ... --distributed (--batch-size is per "
+                   "process; rank 0 writes --out)")
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("embed", parents=[common], help="embed an h5ad with a model",

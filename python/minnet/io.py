@@ -342,11 +342,15 @@ def check_metadata(meta: dict[str, Any]) -> None:
 
 
 def _check_projection(stored: Any) -> None:
-    """An LSI peak input's peaks (distinct names) and their positive idf, or None."""
+    """An LSI peak input's peaks (distinct names), their positive idf and whether cells are
+    scaled to unit length (absent from files written before it existed), or None."""
     if stored is None:
         return
-    if not isinstance(stored, dict) or sorted(stored) != ["idf", "peaks"]:
-        raise ValueError("'peak_projection' must hold 'peaks' and 'idf'")
+    if not isinstance(stored, dict) or not {"idf", "peaks"} <= set(stored) <= {
+            "idf", "peaks", "unit_norm"}:
+        raise ValueError("'peak_projection' must hold 'peaks' and 'idf' (and 'unit_norm')")
+    if not isinstance(stored.get("unit_norm", False), bool):
+        raise ValueError("'peak_projection['unit_norm']' must be true or false")
     _check_names(stored["peaks"], "peak_projection['peaks']")
     _check_numbers(stored["idf"], len(stored["peaks"]), "peak_projection['idf']", True)
 

@@ -46,11 +46,17 @@ class PeakProjection:
         Each peak's inverse document frequency over the training cells (``n / cells with it``).
     components
         ``n_dims × n_peaks`` float32: the right singular vectors kept (the first dropped).
+    unit_norm
+        Scale each cell's coordinates to unit length (what :meth:`fit` does; files of models
+        trained before it existed read ``False``). Measured on the real development set: the
+        cells' depth left in the coordinates' length made shallow query libraries' cells look
+        alike; at unit length label transfer gained 1.4 points (BENCHMARKS.md).
     """
 
     peaks: list[str]
     idf: np.ndarray
     components: np.ndarray
+    unit_norm: bool = False
 
     @property
     def feature_names(self) -> list[str]:
@@ -74,7 +80,7 @@ class PeakProjection:
         idf = (x.shape[0] / detected[keep]).astype(np.float32)
         tfidf = _tfidf(x, idf)
         _, _, vt = randomized_svd(tfidf, n_components + 1, random_state=seed)
-        proj = cls([str(peaks[i]) for i in keep], idf, vt[1:].astype(np.float32))
+        proj = cls([str(peaks[i]) for i in keep], idf, vt[1:].astype(np.float32), unit_norm=True)
         logger.info("atac: %d LSI dimensions of %d peaks", n_components, keep.size)
         return proj, proj._project(x)
 
@@ -109,7 +115,11 @@ class PeakProjection:
             for start in range(0, x.shape[0], CHUNK_CELLS)
         ]
         z = np.vstack(out) if out else np.zeros((0, self.components.shape[0]), np.float32)
-        return sp.csr_matrix(np.asarray(z, dtype=np.float32))
+        z = np.asarray(z, dtype=np.float32)
+        if self.unit_norm:  # a cell without counts stays at zero
+            length = np.linalg.norm(z, axis=1, keepdims=True)
+            np.divide(z, length, out=z, where=length > 0)
+        return sp.csr_matrix(z)
 
 
 def _fitting_components(n_components: int, n_cells: int, n_peaks: int) -> int:

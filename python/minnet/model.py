@@ -239,7 +239,9 @@ class MinNetModel:
         ----------
         adata
             Cells to embed (not modified). Raw counts in ``.X`` or ``layer``; ATAC may be peaks
-            (gene activity is computed with the model's annotation) or gene activity.
+            (gene activity is computed with the model's annotation) or gene activity. A backed
+            AnnData (``read_h5ad(path, backed="r")``) is read in blocks of cells
+            (:mod:`minnet.backed`; ``scaling="reference"`` only).
         modality
             ``"rna"``, ``"atac"`` or ``"adt"``; must be one of the model's modalities.
         layer
@@ -266,6 +268,13 @@ class MinNetModel:
         -------
         ``n_cells × n_latent`` float32 array, rows in the order of ``adata``.
         """
+        if getattr(adata, "isbacked", False):  # a file larger than memory: in blocks
+            from .backed import embed_chunks
+
+            return np.concatenate([z for _, z in embed_chunks(
+                self, adata, modality, layer=layer, normalized=normalized, batch_key=batch_key,
+                min_overlap=min_overlap, annotation=annotation, verify_modality=verify_modality,
+                scaling=scaling)])
         m, st, x = self.prepare(adata, modality, layer, normalized, batch_key, min_overlap,
                                 annotation, verify_modality, scaling)
         return self._forward(m, st, x, modality)[0]
@@ -327,7 +336,8 @@ class MinNetModel:
             "scale_std": _spec_lists(self.inputs, "scale_std"),
             # peaks and idf of an LSI peak input (its components are a tensor of the file)
             "peak_projection": None if proj is None else {
-                "peaks": proj.peaks, "idf": [float(v) for v in proj.idf]},
+                "peaks": proj.peaks, "idf": [float(v) for v in proj.idf],
+                "unit_norm": proj.unit_norm},
         }
 
     def _projection(self) -> PeakProjection | None:
@@ -375,7 +385,7 @@ class MinNetModel:
                 stored = meta["peak_projection"]
                 parts["inputs"]["atac"].peak_projection = PeakProjection(
                     list(stored["peaks"]), np.asarray(stored["idf"], dtype=np.float32),
-                    components.numpy())
+                    components.numpy(), unit_norm=stored.get("unit_norm", False))
             module = _module_from(tensors, parts["sizes"])
         return cls(module, parts["inputs"], parts["labels"], parts["settings"], parts["summary"])
 
@@ -423,7 +433,7 @@ def _warn_small_query_groups(n_cells: int, groups: np.ndarray | None) -> None:
 
 # Settings introduced after minnet 0.1.0, with the value that files without them were trained
 # with (a model's config then tells the truth about how it was trained).
-SETTINGS_BEFORE_THEY_EXISTED = {"input_dropout": 0.0, "hidden_dropout": 0.0}
+SETTINGS_BEFORE_THEY_EXISTED = {"input_dropout": 0.0, "hidden_dropout": 0.0, "class_balance": 0.0}
 
 
 def _settings_from_config(config: dict[str, Any]) -> TrainSettings:

@@ -36,6 +36,10 @@ class PairSet:
     def __len__(self) -> int:
         return int(self.first.shape[0])
 
+    def subset(self, idx: np.ndarray) -> PairSet:
+        """The pairs ``idx`` (e.g. one rank's shard of a distributed epoch)."""
+        return PairSet(self.first[idx], self.second[idx], self.negative[idx], self.kind[idx])
+
 
 def sample_pairs(
     cells: np.ndarray,

@@ -179,8 +179,11 @@ class LossSettings:
     positive_fraction: float = _setting(0.25, resume=True)
     # query-aware mode only (train(query=...)): weight of the query cells' label-free loss
     query_weight: float = _setting(1.0)
+    # cross-entropy weights ∝ (1 / cells of the type) ** class_balance: 0 plain, 1 balanced
+    class_balance: float = _setting(0.5, resume=True)
 
     def __post_init__(self) -> None:
+        check_number(self.class_balance, "class_balance", 0.0, 1.0)
         check_number(self.margin, "margin", 0.0)
         check_number(self.query_weight, "query_weight", 0.0)
         check_number(self.contrastive_weight, "contrastive_weight", 0.0)

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .distributed import SINGLE, Ranks, data_parallel
 from .loss import Losses, minnet_loss, query_loss
 from .module import MinNetModule
 from .pairs import PairSet
@@ -98,18 +99,40 @@ class QueryCells:
         return scaler.transform_rows(x, np.sort(rows))
 
 
-def pair_batches(n: int, size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
+def pair_batches(n: int, size: int, rng: np.random.Generator | None,
+                 min_last: int = 2) -> Iterator[np.ndarray]:
     """Mini-batches of pair indices (shuffled with ``rng``; in order without it).
 
-    A last batch of a single pair is folded into the one before: BatchNorm needs two rows.
+    A last batch of fewer than ``min_last`` pairs is folded into the one before: BatchNorm
+    needs two rows (on every rank of a distributed run: ``2 · world_size``).
     """
     order = rng.permutation(n) if rng is not None else np.arange(n)
     starts = list(range(0, n, size))
-    if len(starts) > 1 and n - starts[-1] < 2:
+    if len(starts) > 1 and n - starts[-1] < min_last:
         starts.pop()
     for i, s in enumerate(starts):
         e = starts[i + 1] if i + 1 < len(starts) else n
         yield order[s:e]
+
+
+class _StepNetwork(torch.nn.Module):
+    """One step's forward passes in one call, so DistributedDataParallel can wrap them.
+
+    Each modality and the query cells go through the network separately, as BatchNorm's
+    batch statistics must not mix them.
+    """
+
+    def __init__(self, module: MinNetModule) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, query_x: torch.Tensor | None,
+                query_y: torch.Tensor | None) -> tuple:
+        """Embeddings and logits of the pairs' RNA and other rows, then of the query rows."""
+        out = [*self.module(x, 0), *self.module(y, 1)]
+        for m, rows in enumerate((query_x, query_y)):
+            out += list(self.module(rows, m)) if rows is not None else [None, None]
+        return tuple(out)
 
 
 class TrainingStep:
@@ -129,54 +152,65 @@ class TrainingStep:
         Where the network runs.
     query
         Unpaired query cells whose label-free loss is added to each step (query-aware mode).
+    class_weight
+        Per cell type, its weight in the training cross-entropy (validation is unweighted).
+    ranks
+        A distributed run's ranks: the forward passes are wrapped in
+        :class:`~torch.nn.parallel.DistributedDataParallel`, which averages the gradients of
+        every rank's shard of the global mini-batch.
     """
 
     def __init__(self, module: MinNetModule, data: PairedData, loss: LossSettings,
                  optim: OptimSettings, device: torch.device,
-                 query: QueryCells | None = None) -> None:
+                 query: QueryCells | None = None, class_weight: torch.Tensor | None = None,
+                 ranks: Ranks = SINGLE) -> None:
         self.module = module
+        self.class_weight = None if class_weight is None else class_weight.to(device)
         self.data = data
         self.query = query
         self.loss = loss
         self.device = device
+        self.network: torch.nn.Module = _StepNetwork(module)
+        if ranks.distributed:  # gradients averaged over the ranks in backward()
+            self.network = data_parallel(self.network, device)
         self.optimizer = torch.optim.Adam(module.parameters(), lr=optim.lr,
                                           weight_decay=optim.weight_decay)
 
-    def losses(self, pairs: PairSet, idx: np.ndarray, margin: np.ndarray) -> Losses:
-        """Forward pass of the pairs ``idx`` through both encoders and their losses."""
+    def _batch(self, pairs: PairSet, idx: np.ndarray, margin: np.ndarray) -> tuple:
+        """The pairs ``idx`` as tensors: RNA rows, other rows, then the loss's per-row data."""
         a, b = pairs.first[idx], pairs.second[idx]
         rows = np.concatenate([a, b])
         dev, data = self.device, self.data
-        xb = torch.from_numpy(data.rows(0, rows)).to(dev)
-        yb = torch.from_numpy(data.rows(1, rows)).to(dev)
-        lab = torch.from_numpy(data.labels[rows]).to(dev)
+        return (torch.from_numpy(data.rows(0, rows)).to(dev),
+                torch.from_numpy(data.rows(1, rows)).to(dev),
+                (torch.from_numpy(data.labels[rows]).to(dev),
+                 torch.from_numpy(pairs.kind[idx]).to(dev),
+                 torch.from_numpy(pairs.negative[idx].astype(np.float32)).to(dev),
+                 torch.from_numpy(margin[idx]).to(dev)))
+
+    def losses(self, pairs: PairSet, idx: np.ndarray, margin: np.ndarray) -> Losses:
+        """Forward pass of the pairs ``idx`` through both encoders and their losses."""
+        xb, yb, rest = self._batch(pairs, idx, margin)
         zx, px = self.module(xb, 0)
         zy, py = self.module(yb, 1)
-        kind = torch.from_numpy(pairs.kind[idx]).to(dev)
-        neg = torch.from_numpy(pairs.negative[idx].astype(np.float32)).to(dev)
-        m = torch.from_numpy(margin[idx]).to(dev)
-        return minnet_loss(zx, px, zy, py, lab, kind, neg, m, self.loss.contrastive_weight)
+        return minnet_loss(zx, px, zy, py, *rest, self.loss.contrastive_weight)
 
     def __call__(self, pairs: PairSet, idx: np.ndarray, margin: np.ndarray) -> Losses:
         """One optimiser step on the pairs ``idx``; returns their losses."""
-        out = self.losses(pairs, idx, margin)
+        xb, yb, rest = self._batch(pairs, idx, margin)
+        query = [None, None]
+        if self.query is not None:
+            query = [None if r is None else torch.from_numpy(r).to(self.device)
+                     for r in (self.query.batch(0), self.query.batch(1))]
+        zx, px, zy, py, *q = self.network(xb, yb, *query)
+        out = minnet_loss(zx, px, zy, py, *rest, self.loss.contrastive_weight, self.class_weight)
         total = out.total
         if self.query is not None:
-            total = total + self.query.weight * self.query_losses()
+            total = total + self.query.weight * query_loss(*q)
         self.optimizer.zero_grad()
         total.backward()
         self.optimizer.step()
         return out
-
-    def query_losses(self) -> torch.Tensor:
-        """The label-free loss of a random draw of query cells of each modality."""
-        zs: list[torch.Tensor | None] = [None, None]
-        logits: list[torch.Tensor | None] = [None, None]
-        for m in (0, 1):
-            rows = self.query.batch(m)
-            if rows is not None:
-                zs[m], logits[m] = self.module(torch.from_numpy(rows).to(self.device), m)
-        return query_loss(zs[0], logits[0], zs[1], logits[1])
 
     @torch.no_grad()
     def evaluate(self, pairs: PairSet, margin: np.ndarray, chunk: int = 1024) -> dict[str, float]:

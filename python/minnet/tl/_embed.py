@@ -86,6 +86,12 @@ def embed(
             "mod_key selects a modality of a MuData; adata is an AnnData, so pass mod_key=None."
         )
     model = _as_model(model)
+    if getattr(adata, "isbacked", False):
+        raise MinNetInputError(
+            "adata is backed (read_h5ad(..., backed='r')), and tl.embed writes into an "
+            "in-memory copy of it. For a file larger than memory use minnet.embed_h5ad(model, "
+            "path, out, modality) (or `minnet embed`), which writes a copy of the file block by "
+            "block; model.embed(adata, modality) gives the embedding array of a backed AnnData.")
     z = model.embed(adata, modality, layer=layer, normalized=normalized, batch_key=batch_key,
                     annotation=annotation, verify_modality=verify_modality, scaling=scaling)
     out = adata.copy() if copy else adata

@@ -1,0 +1,80 @@
+"""Embedding h5ad files larger than memory: backed reading in blocks, chunked writing."""
+
+from __future__ import annotations
+
+import logging
+
+import anndata as ad
+import numpy as np
+import pytest
+
+import minnet
+from minnet.backed import embed_chunks
+
+
+@pytest.fixture(scope="module")
+def rna_file(sim, tmp_path_factory):
+    path = tmp_path_factory.mktemp("backed") / "rna.h5ad"
+    held = sim.rna[sim.rna.obs["batch"] == "batch2"].copy()
+    held.write_h5ad(path)
+    return path, held
+
+
+def test_a_backed_file_embeds_in_blocks_exactly_as_in_memory(small_model, rna_file):
+    path, held = rna_file
+    backed = ad.read_h5ad(path, backed="r")
+    try:
+        blocks = list(embed_chunks(small_model, backed, "rna", chunk_cells=97))
+        assert [s for s, _ in blocks] == list(range(0, held.n_obs, 97))
+        z = small_model.embed(backed, "rna")  # model.embed reads a backed AnnData in blocks
+    finally:
+        backed.file.close()
+    expected = small_model.embed(held, "rna")
+    np.testing.assert_allclose(np.concatenate([b for _, b in blocks]), expected, atol=1e-5)
+    np.testing.assert_allclose(z, expected, atol=1e-5)
+
+
+def test_embed_h5ad_writes_a_copy_with_the_embedding(small_model, rna_file, tmp_path):
+    path, held = rna_file
+    before = path.read_bytes()
+    out = tmp_path / "out.h5ad"
+    n = minnet.embed_h5ad(small_model, path, out, "rna", chunk_cells=50)
+    assert n == held.n_obs
+    assert path.read_bytes() == before  # the input is untouched
+    got = ad.read_h5ad(out)
+    expected = minnet.tl.embed(small_model, held, "rna")
+    np.testing.assert_allclose(got.obsm["X_minnet"], expected.obsm["X_minnet"], atol=1e-5)
+    assert got.uns["minnet"]["X_minnet"] == expected.uns["minnet"]["X_minnet"]
+    np.testing.assert_array_equal(got.X.toarray(), held.X.toarray())
+    # a second key is added beside the first
+    minnet.embed_h5ad(small_model, out, tmp_path / "two.h5ad", "rna", key_added="X_again")
+    two = ad.read_h5ad(tmp_path / "two.h5ad")
+    assert set(two.uns["minnet"]) == {"X_minnet", "X_again"}
+    assert {"X_minnet", "X_again"} <= set(two.obsm)
+
+
+def test_each_log_message_is_given_once_not_per_block(small_model, rna_file, caplog):
+    path, held = rna_file
+    part = held[:, held.var_names[: int(0.8 * held.n_vars)]].copy()  # some genes missing
+    with caplog.at_level(logging.INFO, logger="minnet"):
+        list(embed_chunks(small_model, part, "rna", chunk_cells=60))
+    lacks = [r for r in caplog.records if "lacks" in r.getMessage()]
+    assert len(lacks) == 1  # six blocks, one warning
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="minnet"):
+        small_model.embed(part[:60], "rna")  # the filter is gone afterwards
+    assert any("lacks" in r.getMessage() for r in caplog.records)
+
+
+def test_blocks_refuse_query_scaling_and_tl_embed_points_to_embed_h5ad(small_model, rna_file):
+    path, _ = rna_file
+    backed = ad.read_h5ad(path, backed="r")
+    try:
+        with pytest.raises(minnet.MinNetInputError, match="scaling='reference'"):
+            small_model.embed(backed, "rna", scaling="query")
+        with pytest.raises(minnet.MinNetInputError, match="embed_h5ad"):
+            minnet.tl.embed(small_model, backed, "rna")
+    finally:
+        backed.file.close()
+    with pytest.raises(minnet.MinNetInputError, match="input file"):
+        minnet.embed_h5ad(small_model, path, path, "rna")
