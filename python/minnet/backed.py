@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 from anndata import AnnData
@@ -21,6 +22,9 @@ from anndata import AnnData
 from ._utils import MinNetInputError, logger, read_h5ad
 from .model import MinNetModel
 from .validation import Modality, check_key
+
+if TYPE_CHECKING:
+    import h5py
 
 # Cells read into memory at a time (~100 MB of sparse counts for typical RNA depth).
 CHUNK_CELLS = 20_000
@@ -88,7 +92,7 @@ def embed_h5ad(model: MinNetModel, path: str | os.PathLike, out: str | os.PathLi
     return int(adata.n_obs)
 
 
-def _record(fh: object, key: str, modality: str, model: MinNetModel, scaling: object) -> None:
+def _record(fh: h5py.File, key: str, modality: str, model: MinNetModel, scaling: object) -> None:
     """``uns["minnet"][key]``: modality, model fingerprint and scaling, as tl.embed writes."""
     from anndata.io import read_elem, write_elem
 
