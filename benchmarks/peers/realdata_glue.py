@@ -20,7 +20,6 @@ order); the driver scores the held-out ones.
 from __future__ import annotations
 
 import itertools
-import logging
 import sys
 import time
 from pathlib import Path
@@ -30,8 +29,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from exchange import read_inputs, runner_args, write_result  # noqa: E402
-from run_glue import configure_cpu, fit_embed, preprocess  # noqa: E402
+from exchange import read_inputs, write_result  # noqa: E402
+from run_glue import configure_cpu, fit_embed, glue_args, preprocess  # noqa: E402
 
 
 def link_graph(genes, peaks, links: pd.DataFrame):
@@ -95,10 +94,7 @@ def run(data: Path, seed: int, out: Path, iterations: int | None = None) -> None
 
 
 def main() -> None:
-    a = runner_args(__doc__, exchange=True,
-                    iterations_help="iteration budget per stage (default: GLUE's automatic "
-                    "schedule)")
-    logging.basicConfig(level=logging.WARNING)
+    a = glue_args(__doc__)
     run(a.data, a.seed, a.out, a.iterations)
 
 

@@ -162,11 +162,15 @@ def fit_embed(rna, atac, guidance, seed: int, iterations: int | None):
     return z_rna, z_atac, guidance_hvf, sched
 
 
-def main() -> None:
-    a = runner_args(__doc__, exchange=True,
-                    iterations_help="iteration budget per stage (default: GLUE's automatic "
-                    "schedule)")
+def glue_args(doc: str):
+    """The options of a GLUE runner (exchange folder, seed, output, iteration budget)."""
     logging.basicConfig(level=logging.WARNING)
+    return runner_args(doc, exchange=True, iterations_help="iteration budget per stage "
+                       "(default: GLUE's automatic schedule)")
+
+
+def main() -> None:
+    a = glue_args(__doc__)
     run(a.data, a.seed, a.out, a.iterations)
 
 

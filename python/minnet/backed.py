@@ -44,7 +44,8 @@ def embed_chunks(model: MinNetModel, adata: AnnData, modality: Modality,
             "embedding in blocks (a backed or larger-than-memory file) needs scaling='reference' "
             "(each cell scaled with the training statistics); scaling='query' needs the whole "
             "query in memory: read it without backed=, or embed with the reference scaling.")
-    if any(spec.scale_mean is None for spec in model.inputs.values()):
+    spec = model.inputs.get(modality)  # an unknown modality is refused by model.embed
+    if spec is not None and spec.scale_mean is None:
         raise MinNetInputError(
             "this model (minnet 0.1.0) stores no training statistics, so it scales every query "
             "by its own and cannot embed in blocks; read the file into memory (no backed=) or "

@@ -81,8 +81,11 @@ def join_group(device: torch.device) -> tuple[Ranks, torch.device]:
     """
     import torch.distributed as dist
 
-    owns = False
-    if not dist.is_initialized():
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if device.type == "cuda":  # one GPU per process of this machine
+        device = torch.device("cuda", local_rank % torch.cuda.device_count())
+    owns = not dist.is_initialized()
+    if owns:
         missing = [k for k in _TORCHRUN_ENV if k not in os.environ]
         if missing:
             raise MinNetInputError(
@@ -90,17 +93,10 @@ def join_group(device: torch.device) -> tuple[Ranks, torch.device]:
                 "not set). Launch with e.g. `torchrun --nproc_per_node=2 -m minnet train ... "
                 "--distributed`, or `torchrun --nproc_per_node=2 your_script.py` around "
                 "minnet.train(..., distributed=True); without torchrun use distributed=False.")
-        backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
             torch.cuda.set_device(device)
-        dist.init_process_group(backend)
-        owns = True
-    elif device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))
-                              % torch.cuda.device_count())
-    ranks = Ranks(dist.get_rank(), dist.get_world_size(),
-                  int(os.environ.get("LOCAL_RANK", 0)), dist.get_backend(), owns)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    ranks = Ranks(dist.get_rank(), dist.get_world_size(), local_rank, dist.get_backend(), owns)
     logger.info("distributed training: rank %d of %d (%s, %s)", ranks.rank, ranks.world_size,
                 ranks.backend, device)
     return ranks, device
