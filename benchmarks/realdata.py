@@ -22,7 +22,8 @@ Methods:
     ``batch_key="batch"``), then ``model.embed`` of the held-out RNA and ATAC. ATAC as peaks
     (the package's LSI peak encoder) or as gene activity; query-aware: the held-out cells
     (unpaired, unlabelled) passed as ``query=``; paper recipe: gene activity with
-    ``n_hidden=768, margin=10, contrastive_weight=0.5, lr=1e-4``, no dropout, plain cross-entropy. Extra columns
+    ``n_hidden=768, margin=10, contrastive_weight=0.5, lr=1e-4``, no dropout, plain cross-entropy,
+    one network. Extra columns
     ``default labeller accuracy`` / ``… macro accuracy``: ``minnet.tl.transfer_labels`` with
     the model (kNN vote of the held-out RNA blended with the classifier head).
 ``PCA baseline``
@@ -87,7 +88,8 @@ FOLDS = [["09A", "09B"], ["09C", "09D"], ["09E", "09F"], ["09G", "09H"]]
 DEFAULT_ACC = "default labeller accuracy"
 DEFAULT_MACRO = "default labeller macro accuracy"
 PAPER_RECIPE = {"n_hidden": 768, "margin": 10.0, "contrastive_weight": 0.5, "lr": 1e-4,
-                "input_dropout": 0.0, "hidden_dropout": 0.0, "class_balance": 0.0}
+                "input_dropout": 0.0, "hidden_dropout": 0.0, "class_balance": 0.0,
+                "n_networks": 1}
 # the table's columns (CSV column → header)
 TABLE = {
     FOSCTTM: "FOSCTTM ↓",

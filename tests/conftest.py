@@ -41,11 +41,14 @@ def sim_split(sim):
 
 @pytest.fixture(scope="session")
 def small_model(sim, sim_split):
-    """A model trained for a few epochs on batches 0 and 1 (shared by many tests: do not mutate)."""
+    """A model trained for a few epochs on batches 0 and 1 (shared by many tests: do not mutate).
+
+    One network (a plain ``MinNetModule``, whose tensors the file-format tests edit by name);
+    ensembles, the default, have their own tests (``test_ensemble.py``)."""
     tr = sim_split
     return minnet.train(sim.rna[tr], sim.atac[tr], modality="atac", label_key="cell_type",
                         batch_key="batch", annotation=sim.annotation, epochs=6, seed=0,
-                        progress=False)
+                        progress=False, n_networks=1)
 
 
 @pytest.fixture()

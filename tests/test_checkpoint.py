@@ -26,8 +26,9 @@ def small(sim):
 
 
 def _train(rna, act, **kw):
+    # one network: how a single network resumes (ensembles: test_ensemble.py)
     kw = {"modality": "atac", "label_key": "cell_type", "progress": False, "n_hidden": 32,
-          "seed": 0, "patience": None, **kw}
+          "seed": 0, "patience": None, "n_networks": 1, **kw}
     return minnet.train(rna, act, **kw)
 
 

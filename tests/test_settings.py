@@ -40,8 +40,7 @@ def test_resume_rule_is_a_property_of_the_field():
         "n_hidden", "n_latent", "margin", "contrastive_weight", "celltype_margin", "negatives",
         "positive_fraction", "validation_fraction", "n_neighbors", "n_pcs", "batch_correction",
         "n_top_features", "max_value", "seed", "label_key", "batch_key", "peak_input", "validation_split",
-            "class_balance",
-            "n_lsi_components"}
+        "class_balance", "n_lsi_components", "n_networks"}
     assert not {"lr", "epochs", "batch_size", "patience", "device"} & set(resume_keys())
 
 

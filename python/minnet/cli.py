@@ -308,8 +308,12 @@ def _train_settings() -> dict[str, object]:
     return {k: v for k, v in TrainSettings().flat().items() if k != "progress"}
 
 
-def _radius(text: str) -> float | str:
+def _auto_float(text: str) -> float | str:
     return text if text == "auto" else float(text)
+
+
+def _auto_int(text: str) -> int | str:
+    return text if text == "auto" else int(text)
 
 
 def _optional_int(text: str) -> int | None:
@@ -320,7 +324,8 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     """One option per training setting (``--n-hidden``, ``--lr``, …), defaults from settings."""
     from .validation import BATCH_CORRECTIONS, NEGATIVE_MODES
 
-    kinds = {"radius": _radius, "patience": _optional_int, "n_threads": _optional_int}
+    kinds = {"radius": _auto_float, "input_dropout": _auto_float, "hidden_dropout": _auto_float,
+             "n_networks": _auto_int, "patience": _optional_int, "n_threads": _optional_int}
     choices = {"negatives": NEGATIVE_MODES, "batch_correction": BATCH_CORRECTIONS}
     for name, default in _train_settings().items():
         kind = kinds.get(name, type(default) if default is not None else str)

@@ -406,6 +406,7 @@ _SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
     "epochs_run": (int,), "best_epoch": (int,), "n_cells": (int,), "n_train": (int,),
     "n_val": (int,), "best_val_loss": (int, float), "best_val_accuracy": (int, float),
     "train_seconds": (int, float), "interrupted": (bool,), "device": (str,), "history": (list,),
+    "networks": (list,), "networks_finished": (int,),
 }
 
 
@@ -429,6 +430,10 @@ def _check_summary(summary: Any) -> None:
     best = summary.get("best_epoch")
     if epochs and best is not None and best not in set(epochs):
         raise ValueError(f"summary['best_epoch'] {best} is not an epoch of the history")
+    for record in summary.get("networks") or []:  # an ensemble's record of each network
+        if not isinstance(record, dict) or "networks" in record or not record.get("history"):
+            raise ValueError("summary['networks'] must hold one network's summary per network")
+        _check_summary(record)
 
 
 def _check_columns(table: Any, what: str) -> None:

@@ -15,6 +15,7 @@ from anndata import AnnData
 
 from . import __version__
 from ._utils import MinNetInputError, logger
+from .ensemble import MinNetEnsemble
 from .inputs import InputSpec, Scaling
 from .io import TensorInfo, edited_or_damaged, read_model_file, write_model_file
 from .lsi import PeakProjection
@@ -57,7 +58,7 @@ class MinNetModel:
 
     def __init__(
         self,
-        module: MinNetModule,
+        module: MinNetModule | MinNetEnsemble,
         inputs: dict[str, InputSpec],
         labels: list[str],
         settings: TrainSettings,
@@ -106,9 +107,15 @@ class MinNetModel:
             f"MinNetModel({self.modalities[0]} + {self.modalities[1]}: "
             f"{len(self.features[self.modalities[0]])} + {len(self.features[self.modalities[1]])} "
             f"features, {len(self.labels)} cell types, hidden {self.config.get('n_hidden')}, "
-            f"latent {self.config.get('n_latent')}; best epoch {s.get('best_epoch')} of "
+            f"latent {self.config.get('n_latent')}{self._networks_text()}; best epoch {s.get('best_epoch')} of "
             f"{s.get('epochs_run')}, validation accuracy {s.get('best_val_accuracy') or float('nan'):.3f})"
         )
+
+    def _networks_text(self) -> str:
+        """``; k networks`` of an ensemble (its repr), else nothing."""
+        if not isinstance(self.module, MinNetEnsemble):
+            return ""
+        return f"; {len(self.module.members)} networks"
 
     @property
     def fingerprint(self) -> str:
@@ -433,7 +440,8 @@ def _warn_small_query_groups(n_cells: int, groups: np.ndarray | None) -> None:
 
 # Settings introduced after minnet 0.1.0, with the value that files without them were trained
 # with (a model's config then tells the truth about how it was trained).
-SETTINGS_BEFORE_THEY_EXISTED = {"input_dropout": 0.0, "hidden_dropout": 0.0, "class_balance": 0.0}
+SETTINGS_BEFORE_THEY_EXISTED = {"input_dropout": 0.0, "hidden_dropout": 0.0, "class_balance": 0.0,
+                                "n_networks": 1}
 
 
 def _settings_from_config(config: dict[str, Any]) -> TrainSettings:
@@ -476,7 +484,7 @@ def _model_parts(meta: dict[str, Any], declared: dict[str, TensorInfo]) -> dict[
     _check_projection(meta, declared)
     network = {k: v for k, v in declared.items() if k != PROJECTION_TENSOR}
     sizes = _network_sizes(network, tuple(len(features[m]) for m in modalities), len(labels),
-                           settings)
+                           settings, _members_declared(network, settings, meta.get("summary")))
     return {"sizes": sizes, "inputs": _input_specs(meta, modalities), "labels": list(labels),
             "settings": settings, "summary": meta.get("summary") or {}}
 
@@ -497,25 +505,50 @@ def _check_projection(meta: dict[str, Any], declared: dict[str, TensorInfo]) -> 
                          "× peaks)")
 
 
+def _members_declared(declared: dict[str, TensorInfo], settings: TrainSettings,
+                      summary: Any) -> int | None:
+    """How many networks of an ensemble the file holds (None: one plain network).
+
+    Counted from the tensors' names; an ensemble's checkpoint may hold fewer than
+    ``n_networks`` (training went on), and its summary records each of them.
+    """
+    if settings.network.n_networks == 1:
+        return None
+    members = {name.split(".")[1] for name in declared if name.startswith("members.")}
+    k = len(members)
+    if members != {str(i) for i in range(k)} or not 1 <= k <= settings.network.n_networks:
+        raise ValueError(f"config n_networks is {settings.network.n_networks} but the tensors "
+                         f"hold networks {sorted(members)[:5]}")
+    records = (summary or {}).get("networks") or []  # types checked with the summary
+    finished = (summary or {}).get("networks_finished")
+    if len(records) != k or finished is None or not k - 1 <= finished <= k:
+        raise ValueError(f"summary['networks'] and ['networks_finished'] do not describe the "
+                         f"file's {k} network(s)")
+    return k
+
+
 def _network_sizes(declared: dict[str, TensorInfo], n_features: tuple[int, int],
-                   n_classes: int, settings: TrainSettings) -> tuple:
-    """``MinNetModule``'s arguments, checked against every declared tensor.
+                   n_classes: int, settings: TrainSettings, members: int | None) -> tuple:
+    """``MinNetModule``'s arguments and the number of ``members`` of an ensemble (None: one
+    plain network), checked against every declared tensor.
 
     Hidden width and latent dimension come from the tensors' shapes (whose bytes safetensors
     has checked are in the file), never from the metadata's numbers; the expected tensors
     come from a network built on the ``meta`` device, which allocates nothing.
     """
-    for name in ("encoders.0.0.weight", "head.weight"):
+    prefix = "" if members is None else "members.0."
+    for name in (f"{prefix}encoders.0.0.weight", f"{prefix}head.weight"):
         if name not in declared or len(declared[name].shape) != 2:
             raise ValueError(f"tensor {name!r} is missing or not a matrix")
-    n_hidden, n_latent = declared["encoders.0.0.weight"].shape[0], declared["head.weight"].shape[0]
+    n_hidden = declared[f"{prefix}encoders.0.0.weight"].shape[0]
+    n_latent = declared[f"{prefix}head.weight"].shape[0]
     for key, value in (("n_hidden", n_hidden), ("n_latent", n_latent)):
         if getattr(settings.network, key) != value:
             raise ValueError(f"config {key} is {getattr(settings.network, key)} but the weights "
                              f"have {value}")
     sizes = (n_features, n_classes, n_hidden, n_latent)
     with torch.device("meta"):
-        expected = MinNetModule(*sizes).state_dict()
+        expected = _network(sizes, members).state_dict()
     extra, missing = sorted(set(declared) - set(expected)), sorted(set(expected) - set(declared))
     if extra or missing:
         found = ([f"unexpected tensors {extra[:5]}"] if extra else []) + (
@@ -529,20 +562,29 @@ def _network_sizes(declared: dict[str, TensorInfo], n_features: tuple[int, int],
                 f"{n_features[0]} + {n_features[1]} features, {n_classes} cell types, hidden "
                 f"width {n_hidden} and latent {n_latent} need {_dtype_name(want.dtype)} of "
                 f"shape {list(want.shape)}")
-    return sizes
+    return sizes, members
+
+
+def _network(sizes: tuple, members: int | None) -> MinNetModule | MinNetEnsemble:
+    """An untrained network of these sizes, or an ensemble of ``members`` of them."""
+    if members is None:
+        return MinNetModule(*sizes)
+    return MinNetEnsemble([MinNetModule(*sizes) for _ in range(members)])
 
 
 def _dtype_name(dtype: torch.dtype | str) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _module_from(tensors: dict[str, torch.Tensor], sizes: tuple) -> MinNetModule:
-    """The network of the checked ``sizes`` holding the file's (finite) weights."""
+def _module_from(tensors: dict[str, torch.Tensor],
+                 sizes: tuple[tuple, int | None]) -> MinNetModule | MinNetEnsemble:
+    """The network (or ensemble) of the checked ``sizes`` holding the file's (finite)
+    weights."""
     for name, tensor in tensors.items():
         # BatchNorm divides by sqrt(running_var + eps): a negative variance gives NaN outputs
         if name.endswith("running_var") and bool((tensor < 0).any()):
             raise ValueError(f"tensor {name!r} holds negative variances")
-    module = MinNetModule(*sizes)
+    module = _network(*sizes)
     module.load_state_dict(tensors, strict=True)
     return module
 

@@ -36,6 +36,12 @@ PEAK_INPUTS: tuple[str, ...] = ("auto", "lsi", "gene_activity")
 # dropout of the LSI peak route (chosen on the real development set; see NetworkSettings)
 LSI_DROPOUT = {"input_dropout": 0.3, "hidden_dropout": 0.2}
 
+# seed ensembles (minnet.ensemble): networks trained up to ENSEMBLE_MAX_CELLS training cells
+# ("auto"), one network above, where training time matters more (chosen on the real
+# development set; see NetworkSettings)
+AUTO_NETWORKS = 5
+ENSEMBLE_MAX_CELLS = 100_000
+
 # which cells choose the best epoch: whole batches or cells stratified by type
 ValidationSplit = Literal["auto", "batch", "cells"]
 VALIDATION_SPLITS: tuple[str, ...] = ("auto", "batch", "cells")
@@ -96,20 +102,25 @@ class GeneActivitySettings:
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    """The network's shape: hidden width ``h``, co-embedding dimension ``d`` and dropout.
+    """The network's shape: hidden width ``h``, co-embedding dimension ``d``, dropout, and
+    how many networks (seeds) are trained and averaged.
 
     Dropout on the encoders' input and hidden output: ``"auto"`` resolves to
     :data:`LSI_DROPOUT` when the ATAC input is the peaks' LSI projection and to 0 otherwise.
     Chosen by leave-libraries-out cross-validation on the real development set
     (``benchmarks/dev_cv.py``) for the LSI route; on the simulator and the starters the
     gene-activity and protein routes are best without it (``benchmarks/heldout.py``).
-    The model stores the values it resolved to.
+    ``n_networks`` networks are trained one after another from different seeds and averaged
+    after alignment (:mod:`minnet.ensemble`); ``"auto"`` is :data:`AUTO_NETWORKS` up to
+    :data:`ENSEMBLE_MAX_CELLS` training cells and 1 above (training takes ``n_networks``
+    times as long). The model stores the values it resolved to.
     """
 
     n_hidden: int = _setting(256, resume=True)
     n_latent: int = _setting(32, resume=True)
     input_dropout: float | Literal["auto"] = _setting("auto")
     hidden_dropout: float | Literal["auto"] = _setting("auto")
+    n_networks: int | Literal["auto"] = _setting("auto", resume=True)
 
     def __post_init__(self) -> None:
         check_int(self.n_hidden, "n_hidden", 1)
@@ -118,12 +129,20 @@ class NetworkSettings:
             value = getattr(self, name)
             if not (isinstance(value, str) and value == "auto"):
                 check_number(value, name, 0.0, 1.0, high_open=True)
+        if not (isinstance(self.n_networks, str) and self.n_networks == "auto"):
+            check_int(self.n_networks, "n_networks", 1)
 
     def resolved(self, lsi_input: bool) -> dict[str, float]:
         """The dropout rates ``"auto"`` stands for, given the ATAC route."""
         auto = LSI_DROPOUT if lsi_input else {"input_dropout": 0.0, "hidden_dropout": 0.0}
         return {k: auto[k] if getattr(self, k) == "auto" else float(getattr(self, k))
                 for k in ("input_dropout", "hidden_dropout")}
+
+    def networks_for(self, n_cells: int) -> int:
+        """The number of networks ``"auto"`` stands for with ``n_cells`` training cells."""
+        if self.n_networks != "auto":
+            return int(self.n_networks)
+        return AUTO_NETWORKS if n_cells <= ENSEMBLE_MAX_CELLS else 1
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from .distributed import (
     leave_group,
     sum_floats,
 )
+from .ensemble import align
 from .graph import build_rna_graph
 from .inputs import InputSpec, looks_like_peaks
 from .loss import class_weights
@@ -87,6 +88,7 @@ def train(
     n_latent: int = _D.network.n_latent,
     input_dropout: float | Literal["auto"] = _D.network.input_dropout,
     hidden_dropout: float | Literal["auto"] = _D.network.hidden_dropout,
+    n_networks: int | Literal["auto"] = _D.network.n_networks,
     margin: float = _D.loss.margin,
     contrastive_weight: float = _D.loss.contrastive_weight,
     celltype_margin: float = _D.loss.celltype_margin,
@@ -166,6 +168,13 @@ def train(
         0.2 when ATAC peaks enter through their LSI projection (chosen by leave-libraries-out
         cross-validation on real data, ``benchmarks/dev_cv.py``), else 0 (the paper's network:
         on the simulator dropout blurred the alignment of single cells).
+    n_networks
+        Networks trained one after another from different seeds (own initial weights, pairs
+        and validation cells) and averaged after aligning their co-embeddings
+        (:mod:`minnet.ensemble`): the embedding stays ``n_latent``-dimensional, the
+        classifiers' probabilities are averaged, training takes ``n_networks`` times as long.
+        ``"auto"``: 5 up to 100,000 cells, else 1 (on the real development set 5 networks
+        lowered FOSCTTM by ~0.02 and raised transfer accuracy; BENCHMARKS.md).
     margin
         ``m0``: negative-pair margin is ``m0 · (graph distance + C · [types differ])``.
     contrastive_weight
@@ -237,7 +246,9 @@ def train(
         model so far on disk, loadable with :func:`minnet.load`.
     resume
         Continue the run saved in ``checkpoint`` (same data and settings): training restarts
-        from its best weights after its last epoch, with a fresh optimiser, until ``epochs``.
+        from its best weights after its last epoch, with a fresh optimiser, until ``epochs``;
+        of several networks, each network the file holds continues likewise and the others
+        are trained.
     rna_key, other_key
         With a ``MuData``: the keys of its RNA and other modality (``other_key`` default: the
         modality's name, else ``peaks``/``chromatin`` for ATAC, ``prot``/``protein`` for ADT).
@@ -261,7 +272,7 @@ def train(
     check_anndata(rna, "rna")
     check_anndata(other, mod)
     settings = TrainSettings(
-        NetworkSettings(n_hidden, n_latent, input_dropout, hidden_dropout),
+        NetworkSettings(n_hidden, n_latent, input_dropout, hidden_dropout, n_networks),
         InputSettings(label_key, batch_key, n_top_features, max_value, peak_input,
                       n_lsi_components),
         GraphSettings(n_neighbors, n_pcs, batch_correction, radius),
@@ -304,43 +315,107 @@ def train(
     data = PairedData(x, y, rna_spec.scaler(x), other_spec.scaler(y),
                       labels, GraphDistances(lengths, radius=g.radius, seed=seed))
     # the model stores the values "auto" resolved to
-    settings = settings.replace(radius=data.distances.radius, **settings.network.resolved(
-        other_spec.peak_projection is not None))
-    train_idx, val_idx = _split(labels, validation_fraction, rng, batches, validation_split)
+    settings = settings.replace(
+        radius=data.distances.radius, n_networks=settings.network.networks_for(rna.n_obs),
+        **settings.network.resolved(other_spec.peak_projection is not None))
     inputs = {"rna": rna_spec, mod: other_spec}
     query_cells = _query_cells(query, inputs, mod, layer, other_layer, normalized,
                                query_weight, seed)
-    start = None
-    if previous is not None:
-        start = _resume_state(previous, checkpoint, inputs, categories, settings)
+    starts = [] if previous is None else _resume_state(previous, checkpoint, inputs,
+                                                       categories, settings)
+    first_split = _split(labels, validation_fraction, rng, batches, validation_split)
+    nets = _Networks(inputs, categories, settings, data, t0, {
+        "n_cells": int(rna.n_obs), "n_train": int(first_split[0].size),
+        "n_val": int(first_split[1].size), "device": str(dev),
+        "distributed": ranks.describe() if ranks.distributed else None,
+        "query_cells": None if query_cells is None else {
+            m: int(query_cells.inputs[i][0].shape[0]) for i, m in enumerate(("rna", mod))
+            if i in query_cells.inputs}})
 
-    def model_of(module: MinNetModule, history: list[dict], best: dict,
-                 interrupted: bool) -> MinNetModel:
-        summary = {
-            "epochs_run": len(history), "best_epoch": best["epoch"],
-            "best_val_loss": best.get("val_loss"), "best_val_accuracy": best.get("val_accuracy"),
-            "n_cells": int(rna.n_obs), "n_train": int(train_idx.size), "n_val": int(val_idx.size),
-            "train_seconds": round(time.perf_counter() - t0, 2), "device": str(dev),
-            "interrupted": interrupted, "history": history,
-            "distributed": ranks.describe() if ranks.distributed else None,
-            "query_cells": None if query_cells is None else {
-                m: int(query_cells.inputs[i][0].shape[0]) for i, m in enumerate(("rna", mod))
-                if i in query_cells.inputs},
-        }
-        return MinNetModel(module, inputs, categories, settings, summary)
-
-    def save_checkpoint(*state: Any) -> None:
-        model_of(*state).save(checkpoint)
+    def fit_network(j: int, start: dict | None, on_best: OnBest | None) -> tuple:
+        rng_j = rng if j == 0 else _network_rng(seed, j)
+        split = first_split if j == 0 else _split(labels, validation_fraction, rng_j, batches,
+                                                  validation_split)
+        return fit(data, *split, settings, len(categories), dev, rng_j, progress, start=start,
+                   on_best=on_best, query=query_cells, ranks=ranks, network=j)
 
     with torch_threads(n_threads if dev.type == "cpu" else None):
-        state = fit(data, train_idx, val_idx, settings, len(categories), dev, rng, progress,
-                    start=start, on_best=save_checkpoint if checkpoint is not None else None,
-                    query=query_cells, ranks=ranks)
-    model = model_of(*state)
+        interrupted = nets.train(fit_network, starts, checkpoint if ranks.is_main else None)
+    model = nets.model(interrupted)
     if ranks.is_main:  # a distributed run writes one file
         _save_final(model, checkpoint)
     leave_group(ranks)
     return model
+
+
+class _Networks:
+    """A run's networks (one, or an ensemble's), trained one after another, and the model
+    they make: network 0's training record is the summary's, every network's is in
+    ``summary["networks"]``."""
+
+    def __init__(self, inputs: dict[str, InputSpec], categories: list[str],
+                 settings: TrainSettings, data: PairedData, t0: float,
+                 fixed: dict[str, Any]) -> None:
+        self.inputs, self.categories, self.settings, self.data = inputs, categories, settings, data
+        self.t0 = t0
+        self.fixed = fixed  # summary entries of the run as a whole
+        self.runs: list[_Run] = []  # (network, history, best epoch) of each network trained
+        self.finished = 0  # networks whose training ended (the last run may be cut short)
+
+    def train(self, fit_network: Callable[[int, dict | None, OnBest | None], tuple],
+              starts: list[dict], checkpoint: str | os.PathLike | None) -> bool:
+        """Train every network, continuing those of a resumed run from ``starts`` (each one's
+        earlier state); keep ``checkpoint`` up to date. Returns whether Ctrl-C stopped
+        training."""
+        def save(*state: Any) -> None:  # the finished networks and the one in training
+            self.model(False, [*self.runs, state[:3]]).save(checkpoint)
+
+        n = self.settings.network.n_networks
+        for j in range(n):
+            try:
+                *run, interrupted = fit_network(j, starts[j] if j < len(starts) else None,
+                                                save if checkpoint is not None else None)
+            except KeyboardInterrupt:  # in a network's first epoch: keep the networks before
+                if not self.runs:
+                    raise
+                return True
+            self.runs.append(tuple(run))
+            if interrupted:
+                return True
+            self.finished += 1
+            if checkpoint is not None and n > 1:
+                self.model(False).save(checkpoint)  # if the next is stopped in its 1st epoch
+        return False
+
+    def model(self, interrupted: bool, runs: list[_Run] | None = None) -> MinNetModel:
+        """The model of ``runs`` (default: those trained so far)."""
+        runs = self.runs if runs is None else runs
+        module, history, best = runs[0]
+        summary = {**_network_summary(history, best), **self.fixed,
+                   "train_seconds": round(time.perf_counter() - self.t0, 2),
+                   "interrupted": interrupted}
+        if self.settings.network.n_networks > 1:
+            module = align([r[0] for r in runs], self.data.rows,
+                           np.arange(self.data.x.shape[0]),
+                           np.random.default_rng([self.settings.runtime.seed, ALIGN_SEED_STREAM]))
+            summary["networks"] = [_network_summary(*r[1:]) for r in runs]
+            summary["networks_finished"] = min(self.finished, len(runs))
+        return MinNetModel(module, self.inputs, self.categories, self.settings, summary)
+
+
+def _network_rng(seed: int, network: int) -> np.random.Generator:
+    """The random stream of network ``network`` > 0 of an ensemble (network 0: ``seed``'s);
+    its initial weights are drawn from it too."""
+    rng = np.random.default_rng([seed, network])
+    torch.manual_seed(int(rng.integers(2**31)))
+    return rng
+
+
+def _network_summary(history: list[dict], best: dict) -> dict:
+    """One network's training record (the summary's, and each of an ensemble's)."""
+    return {"epochs_run": len(history), "best_epoch": best["epoch"],
+            "best_val_loss": best.get("val_loss"), "best_val_accuracy": best.get("val_accuracy"),
+            "history": history}
 
 
 def _save_final(model: MinNetModel, checkpoint: str | os.PathLike | None) -> None:
@@ -570,8 +645,9 @@ def _read_checkpoint(path: str | os.PathLike) -> MinNetModel:
 
 def _resume_state(previous: MinNetModel, path: str | os.PathLike,
                   inputs: dict[str, InputSpec], categories: list[str],
-                  settings: TrainSettings) -> dict:
-    """Check that ``previous`` belongs to this run and return its weights and history."""
+                  settings: TrainSettings) -> list[dict]:
+    """Check that ``previous`` belongs to this run; return the weights, history and best
+    epoch of each of its networks (one, or an ensemble's trained so far)."""
     problems = []
     if tuple(previous.modalities) != tuple(inputs):
         problems.append(f"modalities {previous.modalities} vs {tuple(inputs)}")
@@ -588,17 +664,34 @@ def _resume_state(previous: MinNetModel, path: str | os.PathLike,
             f"the checkpoint {str(path)!r} is from another run: " + "; ".join(problems)
             + ". Resume with the same data and settings, or start a new run (resume=False)."
         )
-    history = list((previous.summary or {}).get("history") or [])
-    if not history:
+    summary = previous.summary or {}
+    if settings.network.n_networks == 1:
+        return [_continued(previous.module, summary, path)]
+    # every network the file holds continues (one cut short, or not begun, included)
+    return [_continued(m, r, path) for m, r in
+            zip(previous.module.members, summary["networks"], strict=True)]
+
+
+def _continued(module: MinNetModule, record: dict, path: str | os.PathLike) -> dict:
+    """Weights, history and best epoch of a network whose training continues."""
+    if not record.get("history"):
         raise MinNetInputError(f"the checkpoint {str(path)!r} holds no training history.")
-    best_epoch = previous.summary["best_epoch"]
-    best = next(dict(r) for r in history if r["epoch"] == best_epoch)
+    return {"state": copy.deepcopy(module.state_dict()), "history": list(record["history"]),
+            "best": _best_record(record)}
+
+
+def _best_record(record: dict) -> dict:
+    """The best epoch's history row of a network's record, with its ``score``."""
+    best = next(dict(r) for r in record["history"] if r["epoch"] == record["best_epoch"])
     best["score"] = best.get("val_loss", best.get("train_loss"))
-    return {"state": copy.deepcopy(previous.module.state_dict()), "history": history,
-            "best": best}
+    return best
 
 
 OnBest = Callable[[MinNetModule, list, dict, bool], None]
+# one trained network of a run: the network, its history and its best epoch's record
+_Run = tuple[MinNetModule, list[dict], dict]
+# keeps the ensemble alignment's draw of cells apart from the networks' streams
+ALIGN_SEED_STREAM = 11
 
 
 def fit(
@@ -614,6 +707,7 @@ def fit(
     on_best: OnBest | None = None,
     query: QueryCells | None = None,
     ranks: Ranks = SINGLE,
+    network: int = 0,
 ) -> tuple[MinNetModule, list[dict], dict, bool]:
     """The training loop: epochs of freshly drawn pairs through :class:`TrainingStep`.
 
@@ -622,7 +716,8 @@ def fit(
     whenever the validation loss improves; ``query`` (query-aware mode) adds the query cells'
     label-free loss to every step. In a distributed run (``ranks``) each rank trains on its
     shard of every global mini-batch of ``batch_size · world_size`` pairs and rank 0's
-    validation decides for all. Returns the best network, the history, the best epoch's record
+    validation decides for all; ``network`` is the network's place in an ensemble (its own
+    random stream on resume). Returns the best network, the history, the best epoch's record
     and whether Ctrl-C stopped the loop.
     """
     net, loss, optim = settings.network, settings.loss, settings.optim
@@ -632,7 +727,8 @@ def fit(
     loop = _Loop(module, start)
     if start is not None:
         # a resumed run draws its own pairs, reproducibly, from the seed and its first epoch
-        rng = np.random.default_rng([settings.runtime.seed, loop.first])
+        rng = np.random.default_rng([settings.runtime.seed, loop.first] if network == 0 else
+                                    [settings.runtime.seed, network, loop.first])
     weight = class_weights(data.labels[train_idx], n_classes, loss.class_balance)
     step = TrainingStep(module, data, loss, optim, dev, query, weight, ranks)
     if ranks.distributed:  # same initial weights (DDP broadcasts them), own dropout draws

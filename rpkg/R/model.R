@@ -172,6 +172,8 @@ print.MinNetModel <- function(x, ...) {
 #'   reference-only, each cell's embedding independent of any query.
 #' @param ... Further arguments of the core's `minnet.train`, in R (`n.hidden`) or Python
 #'   (`n_hidden`) spelling, e.g. `n_hidden`, `margin`, `lr`, `batch_size`, `device`;
+#'   `n.networks = 1` trains one network instead of the default seed ensemble (five networks
+#'   up to 100,000 cells, averaged after alignment; five times the training time);
 #'   `checkpoint = "run.minnet"` keeps the best model so far in that file during training
 #'   (an interrupted run leaves it there) and `resume = TRUE` continues such a run;
 #'   `gene.activity.kwds = list(distance = 0)` changes how peaks become gene activity

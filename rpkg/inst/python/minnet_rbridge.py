@@ -108,6 +108,9 @@ def csc_pieces(adata: AnnData) -> dict:
 def model_info(model) -> dict:
     """What the R handle keeps about a model, so R can check inputs without Python."""
     summary = {k: v for k, v in model.summary.items() if k != "history"}
+    if "networks" in summary:  # an ensemble: each network's record, without its history
+        summary["networks"] = [{k: v for k, v in r.items() if k != "history"}
+                               for r in summary["networks"]]
     return {
         "modalities": list(model.modalities),
         "features": {k: list(v) for k, v in model.features.items()},

@@ -354,7 +354,7 @@ test_that("CITE-seq: simulate, train and embed ADT in R; Python models match Seu
   expect_length(intersect(colnames(cite$rna), colnames(cite$adt)), 0)
   expect_true(all(grepl("^ADT-", rownames(cite$adt[["ADT"]]))))   # Seurat's spelling
   model <- TrainMinNet(cite$paired, modality = "adt", label = "celltype", batch = NULL,
-                       epochs = 3, n_hidden = 32, verbose = FALSE)   # other.assay = "ADT"
+                       epochs = 10, n_hidden = 32, verbose = FALSE)   # other.assay = "ADT"
   expect_equal(model$modalities, c("rna", "adt"))
   expect_equal(length(model$features$adt), 20L)
   adt <- RunMinNet(cite$adt, model, assay = "ADT", modality = "adt", verbose = FALSE)
