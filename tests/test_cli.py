@@ -27,6 +27,17 @@ def test_help(cmd, capsys):
     assert "usage: minnet" in out
 
 
+def test_settings_that_may_be_auto_take_numbers_too():
+    parser = cli.build_parser()
+    base = ["train", "--rna", "r.h5ad", "--other", "o.h5ad", "--modality", "atac", "--out", "m"]
+    auto = parser.parse_args(base)
+    assert (auto.n_networks, auto.input_dropout, auto.radius) == ("auto", "auto", "auto")
+    given = parser.parse_args([*base, "--n-networks", "2", "--input-dropout", "0.3",
+                               "--hidden-dropout", "0", "--radius", "1.5"])
+    assert (given.n_networks, given.input_dropout, given.hidden_dropout, given.radius) == \
+        (2, 0.3, 0.0, 1.5)
+
+
 def test_console_script_installed():
     res = subprocess.run([sys.executable, "-m", "minnet.cli", "--version"], capture_output=True,
                          text=True, check=True)
