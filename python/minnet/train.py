@@ -738,7 +738,8 @@ def fit(
         val_pairs = sample_pairs(val_idx, np.random.default_rng(settings.runtime.seed + 1),
                                  loss.positive_fraction, loss.negatives)
         val_margin = data.margins(val_pairs, loss)
-    bar = tqdm(range(loop.first, optim.epochs + 1), desc="MinNet", unit="epoch",
+    name = "MinNet" if net.n_networks == 1 else f"MinNet {network + 1}/{net.n_networks}"
+    bar = tqdm(range(loop.first, optim.epochs + 1), desc=name, unit="epoch",
                disable=not progress, initial=loop.first - 1, total=optim.epochs)
     try:
         for epoch in bar:
