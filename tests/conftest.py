@@ -51,6 +51,46 @@ def small_model(sim, sim_split):
                         progress=False, n_networks=1)
 
 
+@pytest.fixture(scope="session")
+def small_activity(sim):
+    """300 cells of the shared simulation, RNA and ATAC as gene activity: fast to train."""
+    rna = sim.rna[:300].copy()
+    act = minnet.pp.gene_activity(sim.atac[:300], sim.annotation)
+    return rna, act
+
+
+class _CtrlC:
+    """Ctrl-C in training's n-th validation from now on (``at(n)``; ``at(1)``: the first)."""
+
+    def __init__(self, monkeypatch) -> None:
+        from minnet.step import TrainingStep
+
+        self._monkeypatch, self._step = monkeypatch, TrainingStep
+        self._evaluate = TrainingStep.evaluate
+
+    def at(self, n: int) -> None:
+        calls = {"n": 0}
+        evaluate = self._evaluate
+
+        def interrupted(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+            return evaluate(*args, **kwargs)
+
+        self._monkeypatch.setattr(self._step, "evaluate", interrupted)
+
+    def off(self) -> None:
+        """Validation runs again as usual."""
+        self._monkeypatch.setattr(self._step, "evaluate", self._evaluate)
+
+
+@pytest.fixture()
+def ctrl_c(monkeypatch):
+    """Interrupt training as Ctrl-C would, in a chosen validation (see ``_CtrlC``)."""
+    return _CtrlC(monkeypatch)
+
+
 @pytest.fixture()
 def rng():
     return np.random.default_rng(0)

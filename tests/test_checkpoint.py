@@ -14,15 +14,6 @@ import pytest
 
 import minnet
 from minnet import MinNetInputError
-from minnet.step import TrainingStep
-
-
-@pytest.fixture(scope="module")
-def small(sim):
-    """300 cells, gene-activity ATAC: fast to train."""
-    rna = sim.rna[:300].copy()
-    act = minnet.pp.gene_activity(sim.atac[:300], sim.annotation)
-    return rna, act
 
 
 def _train(rna, act, **kw):
@@ -32,8 +23,8 @@ def _train(rna, act, **kw):
     return minnet.train(rna, act, **kw)
 
 
-def test_checkpoint_holds_the_returned_model(small, tmp_path):
-    rna, act = small
+def test_checkpoint_holds_the_returned_model(small_activity, tmp_path):
+    rna, act = small_activity
     path = tmp_path / "run.safetensors"
     model = _train(rna, act, epochs=3, checkpoint=path)
     saved = minnet.load(path)
@@ -42,19 +33,10 @@ def test_checkpoint_holds_the_returned_model(small, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run.safetensors"]  # no temp files
 
 
-def test_ctrl_c_returns_best_so_far_and_leaves_it_on_disk(small, tmp_path, monkeypatch):
-    rna, act = small
+def test_ctrl_c_returns_best_so_far_and_leaves_it_on_disk(small_activity, tmp_path, ctrl_c):
+    rna, act = small_activity
     path = tmp_path / "run.safetensors"
-    evaluate = TrainingStep.evaluate
-    calls = {"n": 0}
-
-    def interrupted_at_epoch_3(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(TrainingStep, "evaluate", interrupted_at_epoch_3)
+    ctrl_c.at(3)
     model = _train(rna, act, epochs=10, checkpoint=path)
     assert model.summary["interrupted"] is True
     assert model.summary["epochs_run"] == 2  # epoch 3 never finished
@@ -64,19 +46,15 @@ def test_ctrl_c_returns_best_so_far_and_leaves_it_on_disk(small, tmp_path, monke
     np.testing.assert_array_equal(saved.embed(rna, "rna"), model.embed(rna, "rna"))
 
 
-def test_ctrl_c_in_the_first_epoch_propagates(small, monkeypatch):
-    rna, act = small
-
-    def interrupt(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(TrainingStep, "evaluate", interrupt)
+def test_ctrl_c_in_the_first_epoch_propagates(small_activity, ctrl_c):
+    rna, act = small_activity
+    ctrl_c.at(1)
     with pytest.raises(KeyboardInterrupt):
         _train(rna, act, epochs=3)
 
 
-def test_resume_continues_the_run(small, tmp_path):
-    rna, act = small
+def test_resume_continues_the_run(small_activity, tmp_path):
+    rna, act = small_activity
     path = tmp_path / "run.safetensors"
     first = _train(rna, act, epochs=2, checkpoint=path)
     resumed = _train(rna, act, epochs=5, checkpoint=path, resume=True)
@@ -94,8 +72,8 @@ def test_resume_continues_the_run(small, tmp_path):
     np.testing.assert_array_equal(done.embed(rna, "rna"), resumed.embed(rna, "rna"))
 
 
-def test_resume_refuses_another_run(small, tmp_path):
-    rna, act = small
+def test_resume_refuses_another_run(small_activity, tmp_path):
+    rna, act = small_activity
     path = tmp_path / "run.safetensors"
     with pytest.raises(MinNetInputError, match="needs checkpoint="):
         _train(rna, act, epochs=2, resume=True)
@@ -155,8 +133,8 @@ _SAVE_LOOP = textwrap.dedent("""
 """)
 
 
-def test_killed_save_never_leaves_a_broken_file(small, tmp_path):
-    rna, act = small
+def test_killed_save_never_leaves_a_broken_file(small_activity, tmp_path):
+    rna, act = small_activity
     src = tmp_path / "source.safetensors"
     _train(rna, act, epochs=1, checkpoint=src)
     target = tmp_path / "model.safetensors"

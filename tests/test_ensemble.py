@@ -14,7 +14,6 @@ from minnet.ensemble import MinNetEnsemble, align
 from minnet.io import ModelFileError, read_model_file, write_model_file
 from minnet.module import MinNetModule
 from minnet.settings import AUTO_NETWORKS, ENSEMBLE_MAX_CELLS, NetworkSettings
-from minnet.step import TrainingStep
 
 
 def _rotated(member: MinNetModule, q: torch.Tensor, shift: torch.Tensor) -> MinNetModule:
@@ -56,13 +55,6 @@ def test_auto_is_an_ensemble_below_the_cell_limit():
             NetworkSettings(n_networks=bad)
 
 
-@pytest.fixture(scope="module")
-def small(sim):
-    rna = sim.rna[:300].copy()
-    act = minnet.pp.gene_activity(sim.atac[:300], sim.annotation)
-    return rna, act
-
-
 def _train(rna, act, **kw):
     kw = {"modality": "atac", "label_key": "cell_type", "progress": False, "n_hidden": 32,
           "seed": 0, "patience": None, "epochs": 3, "n_networks": 3, **kw}
@@ -70,12 +62,12 @@ def _train(rna, act, **kw):
 
 
 @pytest.fixture(scope="module")
-def trio(small):
-    return _train(*small)
+def trio(small_activity):
+    return _train(*small_activity)
 
 
-def test_an_ensemble_embeds_in_the_latent_dimension_and_round_trips(small, trio, tmp_path):
-    rna, act = small
+def test_an_ensemble_embeds_in_the_latent_dimension_and_round_trips(small_activity, trio, tmp_path):
+    rna, act = small_activity
     assert isinstance(trio.module, MinNetEnsemble) and len(trio.module.members) == 3
     assert trio.config["n_networks"] == 3 and "3 networks" in repr(trio)
     nets = trio.summary["networks"]
@@ -94,8 +86,8 @@ def test_an_ensemble_embeds_in_the_latent_dimension_and_round_trips(small, trio,
     assert _train(rna, act).fingerprint == trio.fingerprint  # reproducible
 
 
-def test_one_network_is_the_plain_network(small, trio):
-    single = _train(*small, n_networks=1)
+def test_one_network_is_the_plain_network(small_activity, trio):
+    single = _train(*small_activity, n_networks=1)
     assert isinstance(single.module, MinNetModule) and "networks" not in single.summary
     # network 0 of the ensemble is the single run: same seed, same stream
     member = trio.module.members[0].state_dict()
@@ -115,27 +107,18 @@ def test_a_file_whose_networks_disagree_with_its_summary_is_refused(trio, tmp_pa
         minnet.load(broken)
 
 
-def test_ctrl_c_keeps_the_trained_networks_and_resume_continues_them(small, trio, tmp_path,
-                                                                       monkeypatch):
-    rna, act = small
+def test_ctrl_c_keeps_the_trained_networks_and_resume_continues_them(small_activity, trio, tmp_path,
+                                                                       ctrl_c):
+    rna, act = small_activity
     path = tmp_path / "run.minnet"
-    evaluate = TrainingStep.evaluate
-    calls = {"n": 0}
-
-    def interrupted_in_network_1(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:  # network 0 ran 3 epochs; network 1 is in its second
-            raise KeyboardInterrupt
-        return evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(TrainingStep, "evaluate", interrupted_in_network_1)
+    ctrl_c.at(5)  # network 0 ran 3 epochs; network 1 is in its second
     cut = _train(rna, act, checkpoint=path)
     assert cut.summary["interrupted"] is True
     assert len(cut.module.members) == 2 and cut.summary["networks_finished"] == 1
     saved = minnet.load(path)
     assert saved.summary["networks_finished"] == 1
     np.testing.assert_array_equal(saved.embed(rna, "rna"), cut.embed(rna, "rna"))
-    monkeypatch.setattr(TrainingStep, "evaluate", evaluate)
+    ctrl_c.off()
     resumed = _train(rna, act, checkpoint=path, resume=True)
     assert len(resumed.module.members) == 3 and resumed.summary["networks_finished"] == 3
     assert resumed.summary["interrupted"] is False
@@ -153,16 +136,7 @@ def test_ctrl_c_keeps_the_trained_networks_and_resume_continues_them(small, trio
         _train(rna, act, checkpoint=path, resume=True, n_networks=2)
 
 
-def test_ctrl_c_before_a_network_learnt_anything_keeps_the_others(small, monkeypatch):
-    evaluate = TrainingStep.evaluate
-    calls = {"n": 0}
-
-    def interrupted_in_network_1_epoch_1(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(TrainingStep, "evaluate", interrupted_in_network_1_epoch_1)
-    cut = _train(*small)
+def test_ctrl_c_before_a_network_learnt_anything_keeps_the_others(small_activity, ctrl_c):
+    ctrl_c.at(4)  # network 1's first epoch
+    cut = _train(*small_activity)
     assert cut.summary["interrupted"] is True and len(cut.module.members) == 1
