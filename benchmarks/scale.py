@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py [--sizes 10000,100000,1000000] [--quick] [--max-batches 4000]
     python benchmarks/scale.py --methods all     # whole methods vs the peers: scale_methods.py
+    python benchmarks/scale.py --end-to-end      # the whole pipeline per phase: scale_e2e.py
 
 For every size ``n`` four measurements run, each in a fresh single-threaded subprocess (the script
 re-invokes itself with ``--one KIND N``), so that each peak memory figure belongs to one
@@ -464,7 +465,15 @@ def main() -> None:
                    help="measure whole methods instead (train + embed time and peak memory of "
                    "MinNet and the peers, 10k/50k/200k cells): 'all' or a comma-separated "
                    "list; runs benchmarks/scale_methods.py with these arguments (see its --help)")
+    p.add_argument("--end-to-end", action="store_true",
+                   help="the whole pipeline at 100k / 300k / 1M cells, time and peak memory per "
+                   "phase (CPU, 2-process DDP, GPU): runs benchmarks/scale_e2e.py with the other "
+                   "arguments (see its --help)")
     args, rest = p.parse_known_args()
+    if args.end_to_end:
+        argv = [a for a in sys.argv[1:] if a != "--end-to-end"]
+        sys.exit(subprocess.call([sys.executable, str(Path(__file__).with_name("scale_e2e.py")),
+                                  *argv]))
     if args.methods:
         # one implementation of the method comparison: scale_methods.py, with its defaults
         sys.exit(subprocess.call([sys.executable, str(Path(__file__).with_name("scale_methods.py")),

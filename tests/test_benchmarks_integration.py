@@ -359,6 +359,60 @@ def test_scale_py_methods_runs_the_method_comparison(tmp_path):
     assert wrong.returncode != 0 and "--peer-iterations 5 (options of the method" in wrong.stderr
 
 
+def test_scale_py_end_to_end_times_every_phase_of_the_pipeline(tmp_path):
+    import subprocess
+
+    cmd = [sys.executable, str(BENCH / "scale.py"), "--end-to-end", "--sizes", "1200",
+           "--modes", "cpu", "--schedules", "default,today", "--epochs", "2", "--out-dir",
+           str(tmp_path), "--work", str(tmp_path / "work")]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    rows = pd.read_csv(tmp_path / "scale_e2e.csv").set_index("schedule")
+    assert (rows["status"] == "ok").all() and (rows["epochs_run"] == 2).all()
+    for phase in ("inputs", "graph", "margins", "training", "embedding"):
+        assert (rows[f"{phase}_s"] > 0).all(), phase
+    assert (rows["peak_mb"] > 100).all() and (rows["pipeline_s"] >= rows["training_s"]).all()
+    assert rows.loc["today", "batch_size"] == 64 and 0 <= rows.loc["today", "foscttm"] <= 1
+    assert "| 1,200 | cpu | today | 64 | 2 (" in (tmp_path / "scale_e2e.md").read_text()
+
+
+def test_gpu_benchmark_says_so_without_a_gpu(tmp_path):
+    import subprocess
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: benchmarks/gpu.py would run the 1M-cell pipeline")
+    res = subprocess.run([sys.executable, str(BENCH / "gpu.py"), "--out-dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "no CUDA device here" in res.stdout
+    assert not list(tmp_path.iterdir())
+
+
+def test_scale_e2e_merges_ranks_times_of_rank_0_memory_of_both():
+    from scale_e2e import _merge
+
+    def part(rank, peak, train_s):
+        return {"rank": rank, "cells": 10, "epochs_run": 3, "train_cells": 100,
+                "train_call_s": 9.0, "seconds": {"training": train_s, "embedding": 1.0},
+                "peak_mb": {"simulate": 5000.0, "graph": peak, "training": peak - 1}}
+
+    row = _merge([part(1, 300.0, 7.0), part(0, 200.0, 6.0)])
+    assert row["training_s"] == 6.0 and row["pipeline_s"] == 10.0
+    assert row["peak_mb"] == 500.0 and row["peak_mb_per_rank"] == 300.0  # simulate excluded
+    assert row["pairs_per_s"] == pytest.approx(3 * 100 / 6.0) and row["peak_phase"] == "graph"
+
+
+def test_schedule_replays_early_stopping_on_the_validation_losses():
+    from schedule import replay
+
+    val = [5, 4, 3, 3.5, 2.9, *[3.0] * 12]  # best at 5, then ten stale epochs
+    run = pd.DataFrame({"epoch": range(1, 18), "val_loss": val,
+                        "foscttm": np.linspace(0.5, 0.1, 17), "seconds": np.arange(1, 18) * 2.0})
+    assert replay(run, 60) == {"stop": 15, "best": 5, "foscttm": run.foscttm[4],
+                               "seconds": 30.0}
+    assert replay(run, 4) == {"stop": 4, "best": 3, "foscttm": run.foscttm[2], "seconds": 8.0}
+
+
 def _paired_folder(folder: Path, n_cells: int = 240, seed: int = 2) -> Path:
     """A simulated multiome in the starters' layout (counts in layers, TSS table beside)."""
     import minnet

@@ -31,11 +31,13 @@ def test_settings_that_may_be_auto_take_numbers_too():
     parser = cli.build_parser()
     base = ["train", "--rna", "r.h5ad", "--other", "o.h5ad", "--modality", "atac", "--out", "m"]
     auto = parser.parse_args(base)
-    assert (auto.n_networks, auto.input_dropout, auto.radius) == ("auto", "auto", "auto")
+    assert (auto.n_networks, auto.input_dropout, auto.radius, auto.batch_size, auto.lr) == \
+        ("auto",) * 5
     given = parser.parse_args([*base, "--n-networks", "2", "--input-dropout", "0.3",
-                               "--hidden-dropout", "0", "--radius", "1.5"])
-    assert (given.n_networks, given.input_dropout, given.hidden_dropout, given.radius) == \
-        (2, 0.3, 0.0, 1.5)
+                               "--hidden-dropout", "0", "--radius", "1.5", "--batch-size",
+                               "256", "--lr", "2e-3"])
+    assert (given.n_networks, given.input_dropout, given.hidden_dropout, given.radius,
+            given.batch_size, given.lr) == (2, 0.3, 0.0, 1.5, 256, 2e-3)
 
 
 def test_console_script_installed():

@@ -187,6 +187,7 @@ def test_dense_sparse_int_float_identical():
         x.astype(np.float32),
         x.astype(np.float64),
         sp.csr_matrix(x),
+        sp.csr_matrix(x.astype(np.float32)),  # multiplied directly, without a column subset
         sp.csc_matrix(x.astype(np.float32)),
         sp.csr_array(x.astype(np.float64)),
     ]

@@ -24,3 +24,21 @@ def test_standardizer_per_group_and_clip(rng):
         np.testing.assert_allclose(sub.std(axis=0, ddof=1), 1, atol=1e-4)
     st = Standardizer.fit(sp.csr_matrix(np.zeros((4, 2), dtype=np.float32)))
     assert np.all(st.transform_rows(sp.csr_matrix(np.zeros((4, 2))), np.arange(4)) == 0)
+
+
+def test_fit_without_copies_matches_on_canonical_and_duplicate_entries():
+    rng = np.random.default_rng(5)
+    dense = (rng.poisson(0.8, (40, 7)) * rng.uniform(0.5, 9, 7)).astype(np.float32)
+    x = sp.csr_matrix(dense)
+    # the same rows, with an extra stored entry 1.5 at column 0 of every row (duplicates
+    # where the row already has column 0): a non-canonical CSR matrix
+    data = np.concatenate([np.r_[x.data[x.indptr[i]:x.indptr[i + 1]], 1.5] for i in range(40)])
+    idx = np.concatenate([np.r_[x.indices[x.indptr[i]:x.indptr[i + 1]], 0] for i in range(40)])
+    dup = sp.csr_matrix((data.astype(np.float32), idx, x.indptr + np.arange(41)), shape=x.shape)
+    assert not dup.has_canonical_format
+    dense_dup = dense.copy()
+    dense_dup[:, 0] += 1.5
+    for m, want in ((x, dense), (dup, dense_dup)):
+        st = Standardizer.fit(m)
+        np.testing.assert_allclose(st.mean[0], want.mean(0), rtol=1e-5)
+        np.testing.assert_allclose(st.std[0], want.std(0, ddof=1), rtol=1e-4)

@@ -12,6 +12,7 @@ from minnet import MinNetInputError
 from minnet.settings import (
     GeneActivitySettings,
     LossSettings,
+    OptimSettings,
     TrainSettings,
     defaults,
     resume_keys,
@@ -79,3 +80,34 @@ def test_model_config_is_the_stored_settings(small_model):
     assert {k: cfg[k] for k in small_model.settings.flat(stored_only=True)} == \
         small_model.settings.flat(stored_only=True)
     assert cfg["atac_input"] == "peaks" and cfg["gene_activity"] == GeneActivitySettings().as_dict()
+
+
+def test_auto_batch_size_grows_with_the_cells_and_lr_with_its_square_root():
+    auto = OptimSettings()
+    assert auto.resolved(6_000) == {"batch_size": 64, "lr": 1e-3, "epochs": 60}  # as before
+    assert auto.resolved(49_999)["batch_size"] == 64
+    assert auto.resolved(50_000)["batch_size"] == 128
+    assert auto.resolved(100_000) == {"batch_size": 256, "lr": pytest.approx(2e-3),
+                                      "epochs": 15}
+    assert auto.resolved(10**6) == {"batch_size": 1024, "lr": pytest.approx(4e-3), "epochs": 5}
+    assert [auto.resolved(n)["epochs"] for n in (25_000, 25_001, 50_000, 300_000)] == \
+        [60, 60, 30, 5]
+    # distributed: "auto" is the global mini-batch, split over the ranks, lr as one process
+    assert auto.resolved(10**6, world_size=2) == {"batch_size": 512, "lr": pytest.approx(4e-3),
+                                                  "epochs": 5}
+    # numbers stay as given (per rank); lr "auto" follows the global batch, never below 1e-3
+    assert OptimSettings(batch_size=32, epochs=7).resolved(10**6) == {
+        "batch_size": 32, "lr": 1e-3, "epochs": 7}
+    assert OptimSettings(batch_size=256, lr=5e-4).resolved(10) == {"batch_size": 256,
+                                                                   "lr": 5e-4, "epochs": 60}
+    assert OptimSettings(batch_size=128).resolved(10, world_size=2)["lr"] == pytest.approx(2e-3)
+    for bad in (0, 2.5, "big"):
+        with pytest.raises(MinNetInputError, match="batch_size"):
+            OptimSettings(batch_size=bad)
+    with pytest.raises(MinNetInputError, match="lr"):
+        OptimSettings(lr="fast")
+
+
+def test_the_model_stores_the_batch_size_and_lr_it_trained_with(small_model):
+    assert small_model.config["batch_size"] == 64 and small_model.config["lr"] == 1e-3
+    assert isinstance(small_model.config["epochs"], int)

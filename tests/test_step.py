@@ -76,3 +76,55 @@ def test_evaluate_takes_no_step(data):
     res = step.evaluate(pairs, data.margins(pairs, LossSettings()), chunk=7)
     assert set(res) == {"val_loss", "val_accuracy"} and 0 <= res["val_accuracy"] <= 1
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_device_rows_equal_the_host_rows_exactly():
+    rng = np.random.default_rng(3)
+    # float32, as the input specs make it
+    dense = (rng.poisson(0.7, (30, 9)) * rng.uniform(0.5, 40, 9)).astype(np.float32)
+    dense[4] = 0.0  # an empty row
+    x = sp.csr_matrix(dense)
+    # a stored duplicate entry (toarray() sums it) and an explicit zero
+    x = sp.csr_matrix((np.r_[x.data, 2.0, 0.0].astype(np.float32), np.r_[x.indices, 0, 1],
+                       np.r_[x.indptr[:-1], x.indptr[-1] + 2]), shape=x.shape)
+    scaler = Standardizer.fit(x, np.repeat(["a", "b", "c"], 10), max_value=1.5)
+    rows = np.array([4, 29, 0, 0, 17, 29, 3])  # unsorted, repeated
+    d = PairedData(x, x, scaler, scaler, np.zeros(30, dtype=np.int64), _ConstantDistances())
+    got = d.tensor_rows(0, rows, torch.device("cpu"), resident=True)
+    want = scaler.transform_rows(x, rows)
+    assert got.dtype == torch.float32 and np.array_equal(got.numpy(), want)
+    assert np.abs(want).max() == 1.5  # the clip was exercised
+    assert len(d._resident) == 1  # moved once, reused
+    d.tensor_rows(0, rows[:2], torch.device("cpu"), resident=True)
+    assert len(d._resident) == 1
+
+
+def _steps(data, **kw):
+    torch.manual_seed(0)
+    module = MinNetModule((12, 6), 2, 16, 4)
+    step = TrainingStep(module, data, LossSettings(), OptimSettings(lr=1e-2),
+                        torch.device("cpu"), **kw)
+    rng = np.random.default_rng(0)
+    pairs = sample_pairs(np.arange(40), rng)
+    margin = data.margins(pairs, LossSettings())
+    module.train()
+    losses = [step(pairs, idx, margin).total.item() for idx in pair_batches(len(pairs), 8, rng)]
+    return losses, module.state_dict()
+
+
+def test_resident_data_train_bit_for_bit_like_host_data(data):
+    x, y = data.x.astype(np.float32), data.y.astype(np.float32)  # as the input specs make it
+    data = PairedData(x, y, Standardizer.fit(x), Standardizer.fit(y), data.labels,
+                      data.distances)
+    host, w_host = _steps(data, resident=False)
+    dev, w_dev = _steps(data, resident=True)
+    assert host == dev
+    assert all(torch.equal(w_host[k], w_dev[k]) for k in w_host)
+
+
+def test_mixed_precision_step_trains_in_float32_losses(data):
+    full, _ = _steps(data, mixed_precision=False)
+    half, weights = _steps(data, mixed_precision=True)  # bfloat16 autocast (CPU here)
+    assert all(np.isfinite(half)) and half != full
+    assert half[0] == pytest.approx(full[0], rel=0.05)
+    assert all(v.dtype == torch.float32 for v in weights.values() if v.is_floating_point())

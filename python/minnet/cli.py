@@ -325,7 +325,9 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     from .validation import BATCH_CORRECTIONS, NEGATIVE_MODES
 
     kinds = {"radius": _auto_float, "input_dropout": _auto_float, "hidden_dropout": _auto_float,
-             "n_networks": _auto_int, "patience": _optional_int, "n_threads": _optional_int}
+             "n_networks": _auto_int, "batch_size": _auto_int, "lr": _auto_float,
+             "epochs": _auto_int,
+             "patience": _optional_int, "n_threads": _optional_int}
     choices = {"negatives": NEGATIVE_MODES, "batch_correction": BATCH_CORRECTIONS}
     for name, default in _train_settings().items():
         kind = kinds.get(name, type(default) if default is not None else str)
@@ -374,8 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the interrupted run saved in --out (same data and settings)")
     t.add_argument("--distributed", action="store_true",
                    help="data-parallel training in a torchrun worker: torchrun "
-                   "--nproc_per_node=N -m minnet train ... --distributed (--batch-size is per "
-                   "process; rank 0 writes --out)")
+                   "--nproc_per_node=N -m minnet train ... --distributed (a number --batch-size is per "
+                   "process, auto the global one; rank 0 writes --out)")
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("embed", parents=[common], help="embed an h5ad with a model",

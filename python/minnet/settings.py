@@ -14,6 +14,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from ._utils import MinNetInputError
 from .validation import (
     BATCH_CORRECTIONS,
@@ -41,6 +43,21 @@ LSI_DROPOUT = {"input_dropout": 0.3, "hidden_dropout": 0.2}
 # development set; see NetworkSettings)
 AUTO_NETWORKS = 5
 ENSEMBLE_MAX_CELLS = 100_000
+
+# Mini-batches ("auto") grow with the training cells, doubling from BASE_BATCH_SIZE pairs at
+# every doubling of the cells beyond BATCH_GROWTH_CELLS, up to MAX_AUTO_BATCH_SIZE; the learning
+# rate ("auto") grows with the square root of the global mini-batch (Adam), so large data take
+# fewer, larger steps per epoch and small data train as before (see OptimSettings)
+BASE_BATCH_SIZE = 64
+BASE_LR = 1e-3
+BATCH_GROWTH_CELLS = 25_000
+MAX_AUTO_BATCH_SIZE = 1024
+# Epochs ("auto"): MAX_AUTO_EPOCHS up to EPOCH_BUDGET_PAIRS / MAX_AUTO_EPOCHS training cells,
+# then as many as EPOCH_BUDGET_PAIRS pairs allow, at least MIN_AUTO_EPOCHS: an epoch of many
+# cells is many steps, and the simulator's held-out FOSCTTM levels off within a few of them
+MAX_AUTO_EPOCHS = 60
+MIN_AUTO_EPOCHS = 5
+EPOCH_BUDGET_PAIRS = 1_500_000
 
 # which cells choose the best epoch: whole batches or cells stratified by type
 ValidationSplit = Literal["auto", "batch", "cells"]
@@ -213,12 +230,22 @@ class LossSettings:
 
 @dataclass(frozen=True)
 class OptimSettings:
-    """Adam, mini-batches, epochs and early stopping on a validation split."""
+    """Adam, mini-batches, epochs and early stopping on a validation split.
 
-    lr: float = _setting(1e-3)
+    ``batch_size="auto"`` is :data:`BASE_BATCH_SIZE` pairs up to twice
+    :data:`BATCH_GROWTH_CELLS` training cells and doubles with every doubling of the cells
+    beyond, up to :data:`MAX_AUTO_BATCH_SIZE` (the global mini-batch, shared by the ranks of a
+    distributed run); ``lr="auto"`` is :data:`BASE_LR` times the square root of the global
+    mini-batch over :data:`BASE_BATCH_SIZE` (at least :data:`BASE_LR`); ``epochs="auto"`` is
+    :data:`MAX_AUTO_EPOCHS` up to 25,000 training cells, then :data:`EPOCH_BUDGET_PAIRS`
+    divided by the cells, at least :data:`MIN_AUTO_EPOCHS` (early stopping may end sooner).
+    The model stores the values they resolved to.
+    """
+
+    lr: float | Literal["auto"] = _setting("auto")
     weight_decay: float = _setting(1e-6)
-    epochs: int = _setting(60)
-    batch_size: int = _setting(64)
+    epochs: int | Literal["auto"] = _setting("auto")
+    batch_size: int | Literal["auto"] = _setting("auto")
     validation_fraction: float = _setting(0.2, resume=True)
     # "batch": whole batches (libraries), so the epoch is chosen on unseen libraries; it was
     # within the folds' spread of "cells" on the real development set, so "cells" stays
@@ -226,14 +253,37 @@ class OptimSettings:
     patience: int | None = _setting(10)
 
     def __post_init__(self) -> None:
-        check_int(self.epochs, "epochs", 1)
-        check_int(self.batch_size, "batch_size", 1)
-        check_number(self.lr, "lr", 0.0, low_open=True)
+        if not _is_auto(self.epochs):
+            check_int(self.epochs, "epochs", 1)
+        if not _is_auto(self.batch_size):
+            check_int(self.batch_size, "batch_size", 1)
+        if not _is_auto(self.lr):
+            check_number(self.lr, "lr", 0.0, low_open=True)
         check_number(self.weight_decay, "weight_decay", 0.0)
         check_number(self.validation_fraction, "validation_fraction", 0.0, 1.0, high_open=True)
         check_choice(self.validation_split, "validation_split", VALIDATION_SPLITS)
         if self.patience is not None:
             check_int(self.patience, "patience", 1)
+
+    def resolved(self, n_cells: int, world_size: int = 1) -> dict[str, float | int]:
+        """The per-rank ``batch_size``, the ``lr`` and the ``epochs`` that ``"auto"`` stands
+        for with ``n_cells`` training cells over ``world_size`` ranks."""
+        if _is_auto(self.batch_size):
+            steps = max(0, int(np.floor(np.log2(max(n_cells, 1) / BATCH_GROWTH_CELLS))))
+            total = min(BASE_BATCH_SIZE * 2**steps, MAX_AUTO_BATCH_SIZE)
+            per_rank = max(1, -(-total // world_size))
+        else:
+            per_rank = int(self.batch_size)
+        lr = (BASE_LR * max(1.0, np.sqrt(per_rank * world_size / BASE_BATCH_SIZE))
+              if _is_auto(self.lr) else float(self.lr))
+        epochs = (min(MAX_AUTO_EPOCHS, max(MIN_AUTO_EPOCHS, -(-EPOCH_BUDGET_PAIRS
+                                                               // max(n_cells, 1))))
+                  if _is_auto(self.epochs) else int(self.epochs))
+        return {"batch_size": per_rank, "lr": float(lr), "epochs": epochs}
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == "auto"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ The training loop (:func:`minnet.train.fit`), the benchmarks and distributed tra
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -50,11 +50,28 @@ class PairedData:
     sy: Standardizer
     labels: np.ndarray
     distances: PairDistances
+    # per (modality, device): the input held on an accelerator (DeviceRows), made once
+    _resident: dict = field(default_factory=dict, repr=False, compare=False)
 
     def rows(self, modality: int, rows: np.ndarray) -> np.ndarray:
         """Scaled model input of ``rows`` of one modality (0: RNA, 1: the other)."""
         x, scaler = (self.x, self.sx) if modality == 0 else (self.y, self.sy)
         return scaler.transform_rows(x, rows)
+
+    def tensor_rows(self, modality: int, rows: np.ndarray, device: torch.device,
+                    resident: bool | None = None) -> torch.Tensor:
+        """:meth:`rows` as a float32 tensor on ``device``. ``resident`` (default: on any device
+        but the CPU) gathers them from a copy of the sparse input moved to the device once
+        (:class:`DeviceRows`) instead of slicing on the host and copying every mini-batch."""
+        if resident is None:
+            resident = device.type != "cpu"
+        if not resident:
+            return torch.from_numpy(self.rows(modality, rows)).to(device)
+        key = (modality, str(device))
+        if key not in self._resident:
+            x, scaler = (self.x, self.sx) if modality == 0 else (self.y, self.sy)
+            self._resident[key] = DeviceRows(x, scaler, device)
+        return self._resident[key].rows(rows)
 
     def margins(self, pairs: PairSet, loss: LossSettings) -> np.ndarray:
         """Margin of every pair: ``m0 · (graph distance + C · [types differ])``, 0 for positives."""
@@ -65,6 +82,44 @@ class PairedData:
             differ = self.labels[pairs.first[neg]] != self.labels[pairs.second[neg]]
             margin[neg] = loss.margin * (d + loss.celltype_margin * differ)
         return margin
+
+
+class DeviceRows:
+    """A modality's sparse model input and its scaler held on a device, as CSR tensors.
+
+    ``rows`` gathers, scales and clips mini-batch rows there, with the same float32 arithmetic
+    as :meth:`Standardizer.transform_rows` (identical values for float32 input, which the
+    input specs make; other input is cast to float32 first), so a GPU run moves its data to
+    the GPU once instead of every step.
+    """
+
+    def __init__(self, x: sp.csr_matrix, scaler: Standardizer, device: torch.device) -> None:
+        x = sp.csr_matrix(x, dtype=np.float32)
+        x.sum_duplicates()  # one stored value per entry, as toarray() would sum them
+        self.device, self.n_features = device, x.shape[1]
+        self.indptr = torch.from_numpy(x.indptr.astype(np.int64)).to(device)
+        self.indices = torch.from_numpy(x.indices.astype(np.int32)).to(device)
+        self.values = torch.from_numpy(x.data).to(device)
+        self.group = torch.from_numpy(np.asarray(scaler.group_index, dtype=np.int64)).to(device)
+        self.mean = torch.from_numpy(scaler.mean).to(device)
+        self.std = torch.from_numpy(scaler.std).to(device)
+        self.max_value = scaler.max_value
+
+    def rows(self, rows: np.ndarray) -> torch.Tensor:
+        """Scaled, clipped dense rows (float32, on the device)."""
+        r = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(self.device)
+        start = self.indptr[r]
+        count = self.indptr[r + 1] - start
+        total = int(count.sum())
+        row_of = torch.repeat_interleave(torch.arange(r.numel(), device=self.device), count)
+        first = torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+        pos = torch.repeat_interleave(start, count) + torch.arange(total, device=self.device) \
+            - first
+        out = torch.zeros(r.numel(), self.n_features, device=self.device)
+        out[row_of, self.indices[pos].long()] = self.values[pos]
+        g = self.group[r]
+        out = (out - self.mean[g]) / self.std[g]
+        return out.clamp_(-self.max_value, self.max_value)
 
 
 @dataclass
@@ -158,13 +213,21 @@ class TrainingStep:
         A distributed run's ranks: the forward passes are wrapped in
         :class:`~torch.nn.parallel.DistributedDataParallel`, which averages the gradients of
         every rank's shard of the global mini-batch.
+    resident, mixed_precision
+        Hold the training input on the device (:class:`DeviceRows`) and run the forward passes
+        in bfloat16 autocast (losses in float32); ``None``: both on CUDA, neither on the CPU.
     """
 
     def __init__(self, module: MinNetModule, data: PairedData, loss: LossSettings,
                  optim: OptimSettings, device: torch.device,
                  query: QueryCells | None = None, class_weight: torch.Tensor | None = None,
-                 ranks: Ranks = SINGLE) -> None:
+                 ranks: Ranks = SINGLE, resident: bool | None = None,
+                 mixed_precision: bool | None = None) -> None:
         self.module = module
+        self.resident = resident
+        # bfloat16 keeps float32's range, so no loss scaling is needed
+        self.mixed_precision = (device.type == "cuda" if mixed_precision is None
+                                else mixed_precision)
         self.class_weight = None if class_weight is None else class_weight.to(device)
         self.data = data
         self.query = query
@@ -173,7 +236,8 @@ class TrainingStep:
         self.network: torch.nn.Module = _StepNetwork(module)
         if ranks.distributed:  # gradients averaged over the ranks in backward()
             self.network = data_parallel(self.network, device)
-        self.optimizer = torch.optim.Adam(module.parameters(), lr=optim.lr,
+        lr = optim.resolved(data.x.shape[0], ranks.world_size)["lr"]  # "auto" as train()'s
+        self.optimizer = torch.optim.Adam(module.parameters(), lr=lr,
                                           weight_decay=optim.weight_decay)
 
     def _batch(self, pairs: PairSet, idx: np.ndarray, margin: np.ndarray) -> tuple:
@@ -181,8 +245,8 @@ class TrainingStep:
         a, b = pairs.first[idx], pairs.second[idx]
         rows = np.concatenate([a, b])
         dev, data = self.device, self.data
-        return (torch.from_numpy(data.rows(0, rows)).to(dev),
-                torch.from_numpy(data.rows(1, rows)).to(dev),
+        return (data.tensor_rows(0, rows, dev, self.resident),
+                data.tensor_rows(1, rows, dev, self.resident),
                 (torch.from_numpy(data.labels[rows]).to(dev),
                  torch.from_numpy(pairs.kind[idx]).to(dev),
                  torch.from_numpy(pairs.negative[idx].astype(np.float32)).to(dev),
@@ -202,7 +266,10 @@ class TrainingStep:
         if self.query is not None:
             query = [None if r is None else torch.from_numpy(r).to(self.device)
                      for r in (self.query.batch(0), self.query.batch(1))]
-        zx, px, zy, py, *q = self.network(xb, yb, *query)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.mixed_precision):
+            zx, px, zy, py, *q = self.network(xb, yb, *query)
+        zx, px, zy, py = (t.float() for t in (zx, px, zy, py))
+        q = [None if t is None else t.float() for t in q]
         out = minnet_loss(zx, px, zy, py, *rest, self.loss.contrastive_weight, self.class_weight)
         total = out.total
         if self.query is not None:

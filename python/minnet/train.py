@@ -92,10 +92,10 @@ def train(
     margin: float = _D.loss.margin,
     contrastive_weight: float = _D.loss.contrastive_weight,
     celltype_margin: float = _D.loss.celltype_margin,
-    lr: float = _D.optim.lr,
+    lr: float | Literal["auto"] = _D.optim.lr,
     weight_decay: float = _D.optim.weight_decay,
-    epochs: int = _D.optim.epochs,
-    batch_size: int = _D.optim.batch_size,
+    epochs: int | Literal["auto"] = _D.optim.epochs,
+    batch_size: int | Literal["auto"] = _D.optim.batch_size,
     negatives: Negatives = _D.loss.negatives,
     positive_fraction: float = _D.loss.positive_fraction,
     query: dict[str, AnnData] | MuData | None = None,
@@ -182,9 +182,15 @@ def train(
     celltype_margin
         ``C``, added to the graph distance when the two cells' types differ.
     lr, weight_decay
-        Adam's learning rate and weight decay.
+        Adam's learning rate and weight decay. ``lr="auto"``: 1e-3 times the square root of
+        the global mini-batch over 64 pairs (1e-3 up to 64).
     epochs, batch_size
-        Maximum epochs and pairs per mini-batch.
+        Maximum epochs and pairs per mini-batch. ``epochs="auto"``: 60 up to 25,000 training
+        cells, then 1.5 million pairs' worth (100,000 cells: 15), at least 5: a large
+        dataset's epoch is many steps. ``batch_size="auto"``: 64 pairs below 50,000
+        training cells, doubling with every doubling of the cells beyond, up to 1,024 (from
+        400,000 cells; :class:`minnet.settings.OptimSettings`), so large data take fewer,
+        larger steps; in a distributed run it is the global mini-batch, split over the ranks.
     negatives
         ``"between"``, ``"within"`` or ``"both"`` (see :func:`minnet.pairs.sample_pairs`).
     positive_fraction
@@ -255,9 +261,9 @@ def train(
     distributed
         Data-parallel training in a ``torchrun`` worker (:mod:`minnet.distributed`): every
         process calls ``train`` with the same data and arguments; each trains on its shard of
-        every global mini-batch of ``batch_size × world size`` pairs (``batch_size`` is per
-        process), gradients are all-reduced, rank 0 validates and alone writes ``checkpoint``.
-        Every rank returns the same model. NCCL with CUDA (one GPU per process), gloo on CPU.
+        every global mini-batch of ``batch_size × world size`` pairs (a number ``batch_size``
+        is per process; ``"auto"`` is the global one), gradients are all-reduced, rank 0
+        validates and alone writes ``checkpoint``. Every rank returns the same model. NCCL with CUDA (one GPU per process), gloo on CPU.
 
     Returns
     -------
@@ -317,7 +323,8 @@ def train(
     # the model stores the values "auto" resolved to
     settings = settings.replace(
         radius=data.distances.radius, n_networks=settings.network.networks_for(rna.n_obs),
-        **settings.network.resolved(other_spec.peak_projection is not None))
+        **settings.network.resolved(other_spec.peak_projection is not None),
+        **settings.optim.resolved(rna.n_obs, ranks.world_size))
     inputs = {"rna": rna_spec, mod: other_spec}
     query_cells = _query_cells(query, inputs, mod, layer, other_layer, normalized,
                                query_weight, seed)
@@ -729,6 +736,8 @@ def fit(
         # a resumed run draws its own pairs, reproducibly, from the seed and its first epoch
         rng = np.random.default_rng([settings.runtime.seed, loop.first] if network == 0 else
                                     [settings.runtime.seed, network, loop.first])
+    auto = optim.resolved(data.x.shape[0], ranks.world_size)  # as train() stores them
+    batch_size, epochs = auto["batch_size"], auto["epochs"]
     weight = class_weights(data.labels[train_idx], n_classes, loss.class_balance)
     step = TrainingStep(module, data, loss, optim, dev, query, weight, ranks)
     if ranks.distributed:  # same initial weights (DDP broadcasts them), own dropout draws
@@ -739,11 +748,11 @@ def fit(
                                  loss.positive_fraction, loss.negatives)
         val_margin = data.margins(val_pairs, loss)
     name = "MinNet" if net.n_networks == 1 else f"MinNet {network + 1}/{net.n_networks}"
-    bar = tqdm(range(loop.first, optim.epochs + 1), desc=name, unit="epoch",
-               disable=not progress, initial=loop.first - 1, total=optim.epochs)
+    bar = tqdm(range(loop.first, epochs + 1), desc=name, unit="epoch",
+               disable=not progress, initial=loop.first - 1, total=epochs)
     try:
         for epoch in bar:
-            rec = _train_epoch(step, data, train_idx, loss, optim.batch_size, rng, epoch, ranks,
+            rec = _train_epoch(step, data, train_idx, loss, batch_size, rng, epoch, ranks,
                                progress)
             average_buffers(module, ranks)
             if val_pairs is not None:

@@ -161,7 +161,9 @@ print.MinNetModel <- function(x, ...) {
 #'   cells (matched by name); default `object`.
 #' @param slot `"counts"` (default, raw counts normalised by the core) or `"data"` (both
 #'   assays already normalised): the core's `normalized = FALSE` / `TRUE`.
-#' @param epochs Maximum number of epochs (training stops early on the validation loss).
+#' @param epochs Maximum number of epochs (training stops early on the validation loss);
+#'   `"auto"`: 60 up to 25,000 training cells, fewer (at least 5) for more cells, whose
+#'   epochs are longer.
 #' @param seed Random seed; the same seed gives the same model on CPU.
 #' @param verbose Show a progress bar (the core's `progress`).
 #' @param query Optional query-aware mode: unpaired, unlabelled Seurat objects to integrate,
@@ -195,7 +197,7 @@ print.MinNetModel <- function(x, ...) {
 #' }
 TrainMinNet <- function(object, rna.assay = "RNA", other.assay = NULL,
                         modality = c("atac", "adt"), label = "celltype", batch = NULL,
-                        annotation = NULL, other.object = NULL, slot = "counts", epochs = 60,
+                        annotation = NULL, other.object = NULL, slot = "counts", epochs = "auto",
                         seed = 0, verbose = TRUE, query = NULL, ...) {
   .check_seurat(object, "object")
   if (!is.null(other.object)) .check_seurat(other.object, "other.object")

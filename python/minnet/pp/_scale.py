@@ -63,10 +63,11 @@ class Standardizer:
         means = np.zeros((n_groups, x.shape[1]), dtype=np.float64)
         stds = np.ones((n_groups, x.shape[1]), dtype=np.float64)
         for g in range(n_groups):
-            rows = x[codes == g]
+            # one group (the usual case): x itself, no copy of the whole matrix
+            rows = x if n_groups == 1 else x[codes == g]
             m = rows.shape[0]
             mean = np.asarray(rows.mean(axis=0)).ravel()
-            sq = np.asarray(rows.multiply(rows).mean(axis=0)).ravel()
+            sq = np.asarray(_squared(rows).mean(axis=0)).ravel()
             var = np.maximum(sq - mean**2, 0.0) * (m / max(m - 1, 1))
             std = np.sqrt(var)
             std[std == 0] = 1.0
@@ -93,6 +94,14 @@ class Standardizer:
         out = (dense - self.mean[g]) / self.std[g]
         np.clip(out, -self.max_value, self.max_value, out=out)
         return out.astype(np.float32, copy=False)
+
+
+def _squared(x: sp.spmatrix | np.ndarray) -> sp.spmatrix | np.ndarray:
+    """Element-wise square; a canonical CSR matrix shares its index arrays (only the values are
+    new: no copy of the whole matrix)."""
+    if sp.isspmatrix_csr(x) and x.has_canonical_format:
+        return sp.csr_matrix((x.data * x.data, x.indices, x.indptr), shape=x.shape, copy=False)
+    return x.multiply(x) if sp.issparse(x) else np.multiply(x, x)
 
 
 def scale(
