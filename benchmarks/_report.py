@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import re
@@ -33,6 +34,18 @@ def _cell(values: pd.Series, digits: int = 3) -> str:
     if len(v) == 1:
         return f"{v.iloc[0]:.{digits}f}"
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+
+
+def fmt_number(v, digits: int = 3) -> str:
+    """A table cell: "–" for missing, ``digits`` significant digits below 1,000, thousands
+    separated above, whole numbers with separators."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    return str(v)
 
 
 def summarise(runs: pd.DataFrame, wide: bool = True) -> pd.DataFrame:

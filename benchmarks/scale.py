@@ -64,6 +64,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from _report import fmt_number as _fmt
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 0
@@ -373,16 +374,6 @@ def _run_child(kind: str, n: int, args, work: Path) -> dict:
     res = json.loads(lines[-1])
     log.info("%s n=%d done in %.1f s: %s", kind, n, time.perf_counter() - t0, res)
     return res
-
-
-def _fmt(v, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
 
 
 def _table(rows: list[dict]) -> str:

@@ -243,17 +243,15 @@ def _weighted_peak_sums(
     n_genes: int,
 ) -> sp.csr_matrix:
     """Cells x genes float32 CSR: each gene's weighted sum of its peaks' counts."""
-    if sp.isspmatrix_csr(counts) and counts.dtype == np.float32:
-        # the counts themselves (never written to), with empty link rows for unused peaks:
-        # the same sums as on their column subset, without a copy of the whole matrix
-        link = sp.csr_matrix((weight.astype(np.float32), (used_peaks[peak_col], gene_col)),
-                             shape=(counts.shape[1], n_genes))
-        sub = counts
-    else:
-        link = sp.csr_matrix((weight.astype(np.float32), (peak_col, gene_col)),
-                             shape=(used_peaks.size, n_genes))
-        # Column subsetting is cheap for CSC/dense and yields a new matrix: atac is untouched.
-        sub = sp.csr_matrix(counts[:, used_peaks], dtype=np.float32)
+    # float32 CSR counts are multiplied as they are (never written to), with empty link rows
+    # for unused peaks: the same sums as on their column subset, without a copy of the matrix;
+    # other counts are subset (a new matrix, so atac is untouched) and made float32 CSR
+    direct = sp.isspmatrix_csr(counts) and counts.dtype == np.float32
+    link = sp.csr_matrix(
+        (weight.astype(np.float32), (used_peaks[peak_col] if direct else peak_col, gene_col)),
+        shape=(counts.shape[1] if direct else used_peaks.size, n_genes),
+    )
+    sub = counts if direct else sp.csr_matrix(counts[:, used_peaks], dtype=np.float32)
     activity = sp.csr_matrix(sub @ link, dtype=np.float32)
     activity.eliminate_zeros()
     activity.sort_indices()
