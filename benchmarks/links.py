@@ -159,7 +159,7 @@ def main() -> None:
         "# link_peaks benchmark",
         "",
         "Synthetic genome (23 chromosomes, ~10 peaks within +-150 kb of each TSS) and "
-        "synthetic mini-bulk counts; `method='spearman'`, `n_background=200`, "
+        "synthetic mini-bulk counts; `method='empirical_bayes'` (the default), `n_background=200`, "
         "`distance=150_000`. One fresh process per size; peak RSS is the process maximum "
         "(`ru_maxrss`), `link_peaks_extra_mb` = peak minus the RSS before the call.",
         "",

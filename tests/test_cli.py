@@ -132,6 +132,14 @@ def test_links_command_is_one_peak_gene_links_call(sim, tmp_path, peak_gene_link
     written = pd.read_csv(tsv, sep="\t", float_precision="round_trip")
     assert set(written["gene"]) <= set(genes) and len(written) > 20
     pd.testing.assert_frame_equal(written, direct, check_exact=True, check_dtype=False)
+    # the default statistic, without the distance prior, and n_bulks "auto"
+    assert main(["-q", "links", "--rna", str(tmp_path / "rna.h5ad"), "--atac",
+                 str(tmp_path / "atac.h5ad"), "--annotation", str(tmp_path / "tss.tsv"),
+                 "--groupby", "cell_type", "cell_type_pred", "--no-distance-prior",
+                 "--out", str(tsv)]) == 0
+    kw = calls[-1]["kwargs"]
+    assert kw["method"] == "empirical_bayes" and kw["distance_prior"] is False
+    assert kw["n_bulks"] == "auto"
     # more than two group columns is an input error (exit code 2)
     assert main(["-q", "links", "--rna", str(tmp_path / "rna.h5ad"), "--atac",
                  str(tmp_path / "atac.h5ad"), "--annotation", str(tmp_path / "tss.tsv"),

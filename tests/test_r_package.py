@@ -187,10 +187,10 @@ def test_links_from_the_core_are_stored(ro, small_sim):
     _put(ro, "links", links.reset_index(drop=True))
     ro.r("obj <- AddMinNetLinks(obj, links, peak.assay = 'peaks'); got <- GetMinNetLinks(obj)")
     assert list(_get(ro, "colnames(got)")) == ["gene", "peak", "score", "zscore", "pvalue",
-                                               "qvalue", "distance"]
+                                               "qvalue", "distance", "correlation"]
     assert list(_get(ro, "got$gene")) == list(links["gene"])
     assert list(_get(ro, "got$peak")) == list(links["peak"])
-    for col in ("score", "zscore", "pvalue", "qvalue", "distance"):
+    for col in ("score", "zscore", "pvalue", "qvalue", "distance", "correlation"):
         np.testing.assert_array_equal(_get(ro, f"got${col}"), links[col].to_numpy(np.float64))
     assert "AddMinNetLinks" in list(_get(ro, "names(obj@commands)"))
     if bool(_get(ro, "isTRUE(requireNamespace('GenomicRanges', quietly = TRUE))")[0]):
@@ -270,9 +270,9 @@ def _mirrors() -> dict:
             "group.by": ("groupby", _CELLTYPE, tl.peak_gene_links),
             "genes": "genes", "method": "method", "n.background": "n_background",
             "smooth": "smooth", "n.neighbors": "n_neighbors", "percentile": "percentile",
-            "seed": "seed", "verbose": "progress",
+            "seed": "seed", "verbose": "progress", "distance.prior": "distance_prior",
         }, {"rna", "atac", "model", "peak.assay", "expression.assay", "atac.assay",
-            "return.links", "check.model", "pvalue.cutoff", "score.cutoff"}),
+            "return.links", "check.model", "qvalue.cutoff", "pvalue.cutoff", "score.cutoff"}),
     }
 
 
@@ -338,7 +338,7 @@ def test_r_link_columns_are_the_cores(ro):
     """R orders the links table its own way (Signac's), but its columns are the core's."""
     from minnet.tl._links import LINK_COLUMNS
 
-    r_columns = list(_get(ro, "minnet:::.link_columns"))
+    r_columns = [*_get(ro, "minnet:::.link_columns"), *_get(ro, "minnet:::.link_optional_columns")]
     assert sorted(r_columns) == sorted(LINK_COLUMNS)
 
 

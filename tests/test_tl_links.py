@@ -148,7 +148,7 @@ def test_pvalues_qvalues_valid():
         ],
         axis=1,
     )
-    df = link_peaks(rb, ab, ann, distance=200_000, progress=False)
+    df = link_peaks(rb, ab, ann, distance=200_000, method="spearman", progress=False)
     assert len(df) > 50
     p, q = df["pvalue"].to_numpy(), df["qvalue"].to_numpy()
     assert np.isfinite(p).all() and ((p > 0) & (p <= 0.5)).all()  # Phi(-|z|) <= 0.5
@@ -211,7 +211,7 @@ def test_dense_input_untouched_and_layers():
     ab.X = sp.csr_matrix(ab.shape, dtype=np.float32)
     df = link_peaks(rd, ab, _annotation(), distance=50_000, atac_layer="counts", progress=False)
     np.testing.assert_array_equal(rd.X, before)
-    assert _row(df, "G1", P_COPY)["score"] == pytest.approx(1.0)
+    assert _row(df, "G1", P_COPY)["correlation"] == pytest.approx(1.0)
 
 
 def test_genes_argument_restricts():
@@ -254,6 +254,8 @@ def test_errors():
         link_peaks(rb, ab, ann, method="kendall")
     with pytest.raises(MinNetInputError, match="n_background"):
         link_peaks(rb, ab, ann, n_background=1)
+    with pytest.raises(MinNetInputError, match="distance_prior must be True or False"):
+        link_peaks(rb, ab, ann, distance_prior="no")
     neg = rb.copy()
     neg.X = -neg.X
     with pytest.raises(MinNetInputError, match="negative"):
@@ -284,7 +286,8 @@ def _two_groups():
 def test_link_peaks_by_group_change():
     rb, ab = _two_groups()
     df = link_peaks_by_group(
-        rb, ab, _annotation(), groupby="condition", distance=50_000, progress=False
+        rb, ab, _annotation(), groupby="condition", distance=50_000, method="spearman",
+        progress=False,
     )
     assert {"group", "score_change", *LINK_COLUMNS} <= set(df.columns)
     a = df[(df["group"] == "A") & (df["gene"] == "G1") & (df["peak"] == P_COPY)].iloc[0]
@@ -365,12 +368,13 @@ def test_smoothing_raises_auroc_when_neighbours_share_state():
     idx = np.arange(sim.rna.n_obs)
     rna, atac = sim.rna[idx % 2 == 0].copy(), sim.atac[idx % 2 == 1].copy()
     rna.obsm["X_minnet"], atac.obsm["X_minnet"] = emb[idx % 2 == 0], emb[idx % 2 == 1]
-    frames = {"raw": link_peaks(*minibulk(rna, atac, n_bulks=150), sim.annotation, progress=False)}
+    kw = {"method": "spearman", "progress": False}  # the paper's statistic and pipeline
+    frames = {"raw": link_peaks(*minibulk(rna, atac, n_bulks=150), sim.annotation, **kw)}
     rs, as_ = smooth(rna, n_neighbors=15), smooth(atac, n_neighbors=15)
     frames["smoothed"] = link_peaks(
         *minibulk(rs, as_, n_bulks=150, layer="minnet_smoothed", atac_layer="minnet_smoothed"),
         sim.annotation,
-        progress=False,
+        **kw,
     )
     res = _evaluate(frames, truth)
     assert res["raw"]["auc"] > 0.6
@@ -448,7 +452,7 @@ def test_within_groupby_from_minibulk_and_errors():
                    progress=False)
 
 
-@pytest.mark.parametrize("method", ["robust", "within"])
+@pytest.mark.parametrize("method", ["empirical_bayes", "robust", "within"])
 def test_new_methods_identical_across_matrix_formats(method):
     rb, ab = _grouped_bulks(seed=3)
     kw = {"method": method, "distance": 50_000, "groupby": "cell_type", "progress": False}
@@ -479,7 +483,7 @@ def _simulated_bulks(sim, per_bulk=8, seed=0):
     return rb, ab
 
 
-@pytest.mark.parametrize("method", ["robust", "within"])
+@pytest.mark.parametrize("method", ["empirical_bayes", "robust", "within"])
 def test_null_calibration_permuted_simulation(method):
     """No link (ATAC bulks permuted within cell types): uniform p-values, no discovery."""
     sim = minnet.datasets.simulate_multiome(n_cells=1500, n_batches=1, n_genes=300, seed=11)
@@ -491,7 +495,7 @@ def test_null_calibration_permuted_simulation(method):
         idx = np.flatnonzero(types == t)
         perm[idx] = rng.permutation(idx)
     ab_null = ad.AnnData(X=ab.X[perm], obs=rb.obs.copy(), var=ab.var.copy())
-    if method == "robust":  # a test across all bulks: break the cell-type programs too
+    if method != "within":  # a test across all bulks: break the cell-type programs too
         ab_null = ad.AnnData(X=ab.X[rng.permutation(rb.n_obs)], obs=rb.obs.copy(),
                              var=ab.var.copy())
     df = link_peaks(rb, ab_null, sim.annotation, method=method, groupby="cell_type",
@@ -525,3 +529,39 @@ def test_robust_finds_more_true_links_than_paper():
     assert out["robust"][0] > 1.3 * out["spearman"][0], out
     assert out["robust"][1] <= out["spearman"][1] + 0.05, out
     assert out["robust_auc"] > out["spearman_auc"] + 0.05, out
+
+
+def test_empirical_bayes_ranks_and_finds_more_true_links():
+    """Paired simulated cells: the distance-aware posterior ranks true links far better than
+    any correlation and finds more of them at q < 0.1 with no more false discoveries.
+
+    (Bulks of random cells of one type keep the decoys that share their gene's program: the
+    empirical FDR of every method is high here; measured: spearman 0.49, robust 0.41,
+    empirical_bayes 0.34.)
+    """
+    sim = minnet.datasets.simulate_multiome(n_cells=1500, n_batches=1, n_genes=300, seed=11)
+    rb, ab = _simulated_bulks(sim)
+    truth = set(zip(sim.links["gene"], sim.links["peak"], strict=True))
+    out = {}
+    for method in ("robust", "empirical_bayes"):
+        df = link_peaks(rb, ab, sim.annotation, method=method, progress=False)
+        is_true = np.array([(g, p) in truth for g, p in zip(df["gene"], df["peak"],
+                                                            strict=True)])
+        called = (df["qvalue"] < 0.1).to_numpy()
+        out[method] = {
+            "auc": roc_auc_score(is_true, df["score"].abs().fillna(0)),
+            "true": int((called & is_true).sum()),
+            "fdr": float((called & ~is_true).sum() / max(called.sum(), 1)),
+        }
+    flat = link_peaks(rb, ab, sim.annotation, progress=False, distance_prior=False)
+    assert flat.attrs["minnet_link_peaks"]["two_groups"]["edges"] == [0]
+    is_true = np.array([(g, p) in truth for g, p in zip(flat["gene"], flat["peak"], strict=True)])
+    out["flat_auc"] = roc_auc_score(is_true, flat["score"].fillna(0))
+    pd.testing.assert_series_equal(flat["zscore"], df["zscore"])  # the same evidence
+    eb, rob = out["empirical_bayes"], out["robust"]
+    assert eb["auc"] > out["flat_auc"] + 0.1, out  # the distance prior is what ranks
+    assert eb["auc"] > 0.8 and eb["auc"] > rob["auc"] + 0.15, out
+    assert eb["true"] > 1.2 * rob["true"], out
+    assert eb["fdr"] <= rob["fdr"], out
+    assert df["score"].between(0, 1).all() and df["correlation"].between(-1, 1).all()
+    assert df.attrs["minnet_link_peaks"]["two_groups"]["prior"][0] > 0.2

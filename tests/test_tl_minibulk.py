@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from minnet import MinNetInputError
-from minnet.tl._minibulk import _allocate, minibulk
+from minnet.tl._minibulk import _allocate, auto_n_bulks, minibulk
 
 # ---------------------------------------------------------------------------------------------
 # smooth
@@ -143,7 +143,7 @@ def test_minibulk_argument_errors():
     rna, atac = _pair()
     with pytest.raises(MinNetInputError, match=r"\(rna_column, atac_column\)"):
         minibulk(rna, atac, n_bulks=4, groupby=("cell_type",))
-    with pytest.raises(MinNetInputError, match="n_bulks must be a positive integer"):
+    with pytest.raises(MinNetInputError, match="n_bulks must be a positive integer or 'auto'"):
         minibulk(rna, atac, n_bulks=2.5)
     with pytest.raises(MinNetInputError, match="seed must be a non-negative integer"):
         minibulk(rna, atac, n_bulks=4, seed=-1)
@@ -158,3 +158,18 @@ def test_allocate_proportional_with_floor_and_cap():
     assert alloc.sum() == 10 and alloc[2] == 1 and alloc[0] > alloc[1] >= 2
     capped = _allocate(10, np.array([100.0, 1.0]), np.array([3, 100]))
     assert capped.tolist() == [3, 7]
+
+
+def test_auto_n_bulks_rule():
+    """One bulk per 10 cells of the smaller modality, at most 100, one per group at least."""
+    one = np.array
+    assert auto_n_bulks(one([1_000]), one([5_000])) == 100
+    assert auto_n_bulks(one([20_000]), one([30_000])) == 100  # larger bulks, not more
+    assert auto_n_bulks(one([400]), one([300])) == 30
+    assert auto_n_bulks(one([5] * 12), one([50] * 12)) == 12  # one per group
+    assert auto_n_bulks(one([1, 1]), one([9, 9])) == 2  # never more than the cells allow
+    rna, atac = _pair()  # 120 RNA and 90 ATAC cells in two groups
+    rb, ab = minibulk(rna, atac)
+    assert rb.uns["minnet_minibulk"]["n_bulks_requested"] == 9
+    fixed, _ = minibulk(rna, atac, n_bulks=9)
+    pd.testing.assert_frame_equal(rb.obs, fixed.obs)

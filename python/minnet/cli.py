@@ -188,7 +188,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("MinNet demo: simulated multiome, trained on", ", ".join(results["train_batches"]),
           "- evaluated on held-out", ", ".join(results["test_batches"]), "(unpaired RNA / ATAC)")
     for key, val in results["metrics"].items():
-        print(f"  {key:<{width}}  {val:.3f}")
+        print(f"  {key:<{width}}  {val:.3f}" if isinstance(val, float) else f"  {key:<{width}}  {val}")
     print(f"Wrote {', '.join(str(p) for p in results['files'])}")
     return 0
 
@@ -261,6 +261,7 @@ def _cmd_links(args: argparse.Namespace) -> int:
         percentile=args.percentile, distance=args.distance, method=args.method,
         n_background=args.n_background, layer=args.layer, atac_layer=args.atac_layer,
         seed=args.seed, progress=not args.quiet, genes=args.genes, model=model,
+        distance_prior=not args.no_distance_prior,
     )
     links.to_csv(args.out, sep="\t", index=False)
     n_sig = int((links["qvalue"] < 0.05).sum())
@@ -270,6 +271,8 @@ def _cmd_links(args: argparse.Namespace) -> int:
 
 def _add_links_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """The ``links`` sub-command: every option of :func:`minnet.tl.peak_gene_links`."""
+    from .tl._links import METHODS as LINK_METHODS
+
     lk = sub.add_parser("links", parents=[common], help="peak-gene links from RNA + ATAC h5ad",
                         description="Smooth → mini-bulk → peak-gene links (gene, peak, distance, "
                         "score, zscore, pvalue, qvalue) from unpaired RNA and ATAC cells in one "
@@ -285,9 +288,16 @@ def _add_links_parser(sub: argparse._SubParsersAction, common: argparse.Argument
                     "for no grouping")
     lk.add_argument("--genes", nargs="+", default=None, metavar="GENE",
                     help="only link these genes (default: every gene in the annotation)")
-    lk.add_argument("--n-bulks", type=int, default=100)
+    lk.add_argument("--n-bulks", type=_auto_int, default="auto",
+                    help="mini-bulks: a number or 'auto' (one per 10 cells, at most 100)")
     lk.add_argument("--distance", type=int, default=150_000)
-    lk.add_argument("--method", choices=["spearman", "pearson"], default="spearman")
+    lk.add_argument("--method", choices=list(LINK_METHODS), default=LINK_METHODS[0],
+                    help="link statistic: empirical_bayes (posterior probability of a link "
+                    "given the robust z-score and the distance to the TSS; default), "
+                    "spearman (the paper's), pearson, robust, within")
+    lk.add_argument("--no-distance-prior", action="store_true",
+                    help="empirical_bayes: one share of links for all distances (for "
+                    "annotations whose TSSs are placeholders)")
     lk.add_argument("--n-background", type=int, default=200,
                     help="background peaks per gene and accessibility bin (200)")
     lk.add_argument("--no-smooth", action="store_true", help="skip KNN smoothing")

@@ -3,7 +3,9 @@
 # The columns of a links table in R. The core (minnet.tl.link_peaks) returns the same columns
 # (a test compares them) in the order gene, peak, distance, score, ...; R keeps score right
 # after gene and peak, the order of Signac's LinkPeaks and of this package's earlier releases.
+# `correlation` (the core's since 0.2) is optional: tables of earlier releases lack it.
 .link_columns <- c("gene", "peak", "score", "zscore", "pvalue", "qvalue", "distance")
+.link_optional_columns <- "correlation"
 
 # chrom/start/end of peak names such as chr1-100-200 (also chr1:100-200, chr1_100_200).
 .parse_peaks <- function(peaks) {
@@ -32,7 +34,8 @@
   links <- links[, c(.link_columns, extra), drop = FALSE]
   links$gene <- as.character(links$gene)
   links$peak <- as.character(links$peak)
-  for (col in c("score", "zscore", "pvalue", "qvalue", "distance")) {
+  numeric_cols <- c("score", "zscore", "pvalue", "qvalue", "distance", .link_optional_columns)
+  for (col in intersect(numeric_cols, colnames(links))) {
     links[[col]] <- as.numeric(links[[col]])
   }
   rownames(links) <- NULL
@@ -43,7 +46,7 @@
 #'
 #' Each link becomes a range from the gene's TSS to the peak's midpoint (Signac's `Links`
 #' convention), with metadata columns `score`, `gene`, `peak`, `zscore`, `pvalue`,
-#' `qvalue` and `distance` (peak midpoint minus TSS).
+#' `qvalue`, `distance` (peak midpoint minus TSS) and, when the table has it, `correlation`.
 #'
 #' @param links A data.frame with columns `gene, peak, score, zscore, pvalue, qvalue,
 #'   distance` (from [LinkMinNetPeaks()] or Python's `link_peaks`).
@@ -64,20 +67,36 @@ CreateMinNetLinksGRanges <- function(links) {
   pk <- .parse_peaks(links$peak)
   mid <- (pk$start + pk$end) %/% 2
   tss <- mid - links$distance
-  GenomicRanges::GRanges(
+  gr <- GenomicRanges::GRanges(
     seqnames = pk$chrom,
     ranges = IRanges::IRanges(start = pmin(mid, tss), end = pmax(mid, tss)),
     score = links$score, gene = links$gene, peak = links$peak, zscore = links$zscore,
     pvalue = links$pvalue, qvalue = links$qvalue, distance = links$distance
   )
+  if (!is.null(links$correlation)) gr$correlation <- links$correlation
+  gr
 }
 
-# The links Signac keeps (its LinkPeaks): p-value below `pvalue.cutoff`, |score| above
-# `score.cutoff`.
-.significant_links <- function(links, pvalue.cutoff = 0.05, score.cutoff = 0.05) {
-  keep <- !is.na(links$pvalue) & links$pvalue < pvalue.cutoff &
-    !is.na(links$score) & abs(links$score) > score.cutoff
-  links[keep, , drop = FALSE]
+# The links kept for Links(): q-value below `qvalue.cutoff`, p-value below `pvalue.cutoff`
+# and |score| above `score.cutoff` (Signac's LinkPeaks rule: p < 0.05, |score| > 0.05, q < 1).
+.keep_links <- function(links, cut) {
+  !is.na(links$qvalue) & links$qvalue < cut[["qvalue.cutoff"]] &
+    !is.na(links$pvalue) & links$pvalue < cut[["pvalue.cutoff"]] &
+    !is.na(links$score) & abs(links$score) > cut[["score.cutoff"]]
+}
+
+.link_cutoffs <- function(pvalue.cutoff, score.cutoff, qvalue.cutoff) {
+  for (a in list(list(pvalue.cutoff, "pvalue.cutoff"), list(score.cutoff, "score.cutoff"),
+                 list(qvalue.cutoff, "qvalue.cutoff"))) {
+    if (!is.numeric(a[[1]]) || length(a[[1]]) != 1L || is.na(a[[1]])) {
+      .stopf("`%s` must be one number.", a[[2]])
+    }
+  }
+  c(pvalue.cutoff = pvalue.cutoff, score.cutoff = score.cutoff, qvalue.cutoff = qvalue.cutoff)
+}
+
+.significant_links <- function(links, cut) {
+  links[.keep_links(links, cut), , drop = FALSE]
 }
 
 # A links GRanges with `genome` in its seqinfo; sorted (natural chromosome order, then
@@ -103,12 +122,10 @@ CreateMinNetLinksGRanges <- function(links) {
   if (length(g) == 1L) g else NULL
 }
 
-.store_links <- function(object, links, peak.assay, pvalue.cutoff = 0.05, score.cutoff = 0.05,
-                         genome = NULL) {
+.store_links <- function(object, links, peak.assay, cut, genome = NULL) {
   links <- .check_links(links)
   methods::slot(object, "misc")[["minnet_links"]] <- links
-  methods::slot(object, "misc")[["minnet_links_cutoffs"]] <-
-    c(pvalue.cutoff = pvalue.cutoff, score.cutoff = score.cutoff)
+  methods::slot(object, "misc")[["minnet_links_cutoffs"]] <- cut
   if (requireNamespace("GenomicRanges", quietly = TRUE)) {
     a <- object[[peak.assay]]
     chromatin <- .is_chromatin_assay(a)
@@ -120,7 +137,7 @@ CreateMinNetLinksGRanges <- function(links) {
     gr <- .sorted_links_granges(links, genome, sort = FALSE)
     methods::slot(object, "misc")[["minnet_links_granges"]] <- gr
     if (chromatin) {
-      sig <- .sorted_links_granges(.significant_links(links, pvalue.cutoff, score.cutoff), genome)
+      sig <- .sorted_links_granges(.significant_links(links, cut), genome)
       a <- getExportedValue("Signac", "Links<-")(a, value = sig)
       object[[peak.assay]] <- a
     }
@@ -151,14 +168,16 @@ CreateMinNetLinksGRanges <- function(links) {
 #'
 #' @param object A Seurat object.
 #' @param links A data.frame with columns `gene, peak, score, zscore, pvalue, qvalue,
-#'   distance`.
+#'   distance` (and `correlation`, the core's since 0.2).
 #' @param peak.assay The peak assay the links refer to; by default the object's Signac
 #'   `ChromatinAssay` when it has one, else its default assay when that holds peaks, else
 #'   `"peaks"`.
-#' @param pvalue.cutoff,score.cutoff `Links()` of a `ChromatinAssay` receives only the links
-#'   with `pvalue < pvalue.cutoff` and `abs(score) > score.cutoff` (Signac's `LinkPeaks`
-#'   defaults), as a sorted `GRanges`; the full table stays in `Misc()`
-#'   ([GetMinNetLinks()]).
+#' @param qvalue.cutoff,pvalue.cutoff,score.cutoff `Links()` of a `ChromatinAssay` receives
+#'   only the links with `qvalue < qvalue.cutoff`, `pvalue < pvalue.cutoff` and
+#'   `abs(score) > score.cutoff`, as a sorted `GRanges`; the full table stays in `Misc()`
+#'   ([GetMinNetLinks()]). The defaults keep the links called at q < 0.1 (the significant
+#'   links of the default `method = "empirical_bayes"`); Signac's `LinkPeaks` rule is
+#'   `qvalue.cutoff = 1, pvalue.cutoff = 0.05, score.cutoff = 0.05`.
 #' @param genome Genome name for the `GRanges`' seqinfo (default: the genome of the
 #'   `ChromatinAssay` or of its annotation, when set).
 #'
@@ -172,12 +191,13 @@ CreateMinNetLinksGRanges <- function(links) {
 #'                     pvalue = 0.001, qvalue = 0.01, distance = 150)
 #' obj <- AddMinNetLinks(obj, links)
 #' GetMinNetLinks(obj)
-AddMinNetLinks <- function(object, links, peak.assay = NULL, pvalue.cutoff = 0.05,
-                           score.cutoff = 0.05, genome = NULL) {
+AddMinNetLinks <- function(object, links, peak.assay = NULL, qvalue.cutoff = 0.1,
+                           pvalue.cutoff = 1, score.cutoff = 0, genome = NULL) {
   .check_seurat(object, "object")
   peak.assay <- peak.assay %||% .default_peak_assay(object)
   .check_assay(object, peak.assay, "peak.assay")
-  object <- .store_links(object, links, peak.assay, pvalue.cutoff, score.cutoff, genome)
+  cut <- .link_cutoffs(pvalue.cutoff, score.cutoff, qvalue.cutoff)
+  object <- .store_links(object, links, peak.assay, cut, genome)
   links <- sprintf("<%d links>", NROW(links))
   command <- SeuratObject::LogSeuratCommand(object, return.command = TRUE)
   .store_command(object, command, "AddMinNetLinks", peak.assay)
@@ -189,8 +209,8 @@ AddMinNetLinks <- function(object, links, peak.assay = NULL, pvalue.cutoff = 0.0
 #' @param granges Return the `GRanges` form (row for row the data.frame) instead of the
 #'   data.frame.
 #' @param all `TRUE` (default): every tested gene-peak pair; `FALSE`: only those passing the
-#'   cutoffs they were stored with (`pvalue.cutoff`, `score.cutoff`), i.e. what `Links()` of
-#'   a Signac `ChromatinAssay` holds.
+#'   cutoffs they were stored with (`qvalue.cutoff`, `pvalue.cutoff`, `score.cutoff`), i.e.
+#'   what `Links()` of a Signac `ChromatinAssay` holds.
 #'
 #' @return The links data.frame (`gene, peak, score, zscore, pvalue, qvalue, distance`) or
 #'   `GRanges`.
@@ -208,10 +228,11 @@ GetMinNetLinks <- function(object, granges = FALSE, all = TRUE) {
            if (isTRUE(granges)) " as GRanges (is GenomicRanges installed?)" else "")
   }
   if (!isTRUE(all)) {
-    cut <- methods::slot(object, "misc")[["minnet_links_cutoffs"]] %||%
-      c(pvalue.cutoff = 0.05, score.cutoff = 0.05)
-    keep <- !is.na(out$pvalue) & out$pvalue < cut[["pvalue.cutoff"]] &
-      !is.na(out$score) & abs(out$score) > cut[["score.cutoff"]]
+    # objects of earlier releases stored Signac's rule without a q-value cutoff
+    cut <- c(pvalue.cutoff = 0.05, score.cutoff = 0.05, qvalue.cutoff = Inf)
+    stored <- methods::slot(object, "misc")[["minnet_links_cutoffs"]]
+    cut[names(stored)] <- stored
+    keep <- .keep_links(out, cut)
     if (is.data.frame(out)) {
       out <- out[keep, , drop = FALSE]
       rownames(out) <- NULL
@@ -229,9 +250,14 @@ GetMinNetLinks <- function(object, granges = FALSE, all = TRUE) {
 #' nearest neighbours in the co-embedding (`minnet.tl.smooth`), RNA and ATAC cells are then
 #' clustered together into mini-bulks within each group (`minnet.tl.minibulk`), and every
 #' gene is correlated with the peaks within `distance` of its TSS across the mini-bulks,
-#' with z-scores against background peaks on other chromosomes matched on accessibility,
-#' p-values and Benjamini-Hochberg q-values (`minnet.tl.link_peaks`; the columns of
-#' Signac's `LinkPeaks` plus `qvalue` and `distance`). These are the steps of the core's
+#' with z-scores against background peaks on other chromosomes matched on accessibility
+#' (`minnet.tl.link_peaks`; the columns of Signac's `LinkPeaks` plus `qvalue`, `distance`
+#' and `correlation`). With the default `method = "empirical_bayes"` the `score` of a pair
+#' is its posterior probability of being a link given its z-score and its distance to the
+#' TSS (a two-groups model whose share of links per distance bin is learnt from the data)
+#' and `qvalue` its Bayesian false discovery rate; the paper's statistic is
+#' `method = "spearman"` (score = correlation, Benjamini-Hochberg q-values). These are the
+#' steps of the core's
 #' `minnet.tl.peak_gene_links`, whose defaults these are (a test compares them); the
 #' core checks the numbers and choices, with its message naming the R argument.
 #'
@@ -250,15 +276,18 @@ GetMinNetLinks <- function(object, granges = FALSE, all = TRUE) {
 #'   `ChromatinAssay`'s ranges are used when Signac is installed). By default the object's
 #'   `ChromatinAssay` when it has one (whatever its name, e.g. Signac's `"ATAC"`), else its
 #'   default assay when that holds peaks, else `"peaks"`.
-#' @param pvalue.cutoff,score.cutoff Links stored in `Links()` of a `ChromatinAssay` (what
-#'   Signac's `CoveragePlot` and `LinkPlot` draw): `pvalue < pvalue.cutoff` and
-#'   `abs(score) > score.cutoff`, Signac's `LinkPeaks` defaults. Every tested pair stays in
-#'   `Misc()` ([GetMinNetLinks()] with `all = TRUE`).
+#' @param qvalue.cutoff,pvalue.cutoff,score.cutoff Links stored in `Links()` of a
+#'   `ChromatinAssay` (what Signac's `CoveragePlot` and `LinkPlot` draw): `qvalue <
+#'   qvalue.cutoff`, `pvalue < pvalue.cutoff` and `abs(score) > score.cutoff`; by default the
+#'   links called at q < 0.1. Signac's `LinkPeaks` rule is `qvalue.cutoff = 1, pvalue.cutoff
+#'   = 0.05, score.cutoff = 0.05`. Every tested pair stays in `Misc()` ([GetMinNetLinks()]
+#'   with `all = TRUE`).
 #' @param expression.assay RNA assay of `rna`.
 #' @param annotation Gene annotation: data.frame (`gene_name, chrom, tss, strand`) or
 #'   `GRanges` such as Signac's `Annotation()` (see [CreateMinNetAnnotation()]).
 #' @param distance Largest distance (bp) between a peak's midpoint and the TSS.
-#' @param n.bulks Number of mini-bulks requested in total (correlations need at least 3).
+#' @param n.bulks Number of mini-bulks requested in total (correlations need at least 3), or
+#'   `"auto"`: one per 10 cells of the smaller modality, at most 100.
 #' @param group.by Mini-bulks never mix groups: one metadata column, read in both objects
 #'   (when `atac` lacks it, its transferred labels `predicted.<group.by>` from
 #'   [TransferMinNetLabels()] are used), or two (`c(rna.column, atac.column)`, e.g.
@@ -266,7 +295,12 @@ GetMinNetLinks <- function(object, granges = FALSE, all = TRUE) {
 #'   are left out. The default is the R spelling of the core's `groupby = "cell_type"`, which
 #'   falls back to the transferred `cell_type_pred` the same way.
 #' @param genes Only link these genes (default: all annotated genes).
-#' @param method `"spearman"` or `"pearson"`.
+#' @param method `"empirical_bayes"` (default: posterior probability of a link from the
+#'   robust z-score and the distance to the TSS), `"spearman"` (the paper's), `"pearson"`,
+#'   `"robust"` (Spearman against a median / MAD background, one-sided) or `"within"`
+#'   (correlation within the groups of the mini-bulks).
+#' @param distance.prior With `method = "empirical_bayes"`: let the share of links depend on
+#'   the distance to the TSS (default); `FALSE` when the annotation's TSSs are placeholders.
 #' @param n.background Background peaks per gene and accessibility bin.
 #' @param smooth Smooth counts over co-embedding neighbours before pooling.
 #' @param n.neighbors Neighbours used for smoothing.
@@ -282,7 +316,7 @@ GetMinNetLinks <- function(object, granges = FALSE, all = TRUE) {
 #'
 #' @return By default `atac`, with the links stored as by [AddMinNetLinks()] (and the command
 #'   logged as `LinkMinNetPeaks`): the data.frame (`gene, peak, score, zscore, pvalue,
-#'   qvalue, distance`) in `Misc(atac, "minnet_links")`, its `GRanges` form (when
+#'   qvalue, distance, correlation`) in `Misc(atac, "minnet_links")`, its `GRanges` form (when
 #'   GenomicRanges is installed) in `Misc(atac, "minnet_links_granges")` and, when
 #'   `peak.assay` is a Signac `ChromatinAssay`, in `Links(atac[[peak.assay]])`; get them with
 #'   [GetMinNetLinks()]. With `return.links = TRUE`, the data.frame. The columns are the
@@ -299,12 +333,15 @@ GetMinNetLinks <- function(object, granges = FALSE, all = TRUE) {
 #' }
 LinkMinNetPeaks <- function(rna, atac = rna, model = NULL, reduction = "minnet",
                             peak.assay = NULL, expression.assay = "RNA", annotation,
-                            distance = 150000, n.bulks = 100, group.by = "celltype",
-                            genes = NULL, method = c("spearman", "pearson"),
+                            distance = 150000, n.bulks = "auto", group.by = "celltype",
+                            genes = NULL,
+                            method = c("empirical_bayes", "spearman", "pearson", "robust",
+                                       "within"),
                             n.background = 200, smooth = TRUE, n.neighbors = 5,
                             percentile = 95, seed = 0, atac.assay = NULL,
                             return.links = FALSE, verbose = TRUE, check.model = TRUE,
-                            pvalue.cutoff = 0.05, score.cutoff = 0.05) {
+                            qvalue.cutoff = 0.1, pvalue.cutoff = 1, score.cutoff = 0,
+                            distance.prior = TRUE) {
   .check_seurat(rna, "rna")
   .check_seurat(atac, "atac")
   peak.assay <- peak.assay %||% .default_peak_assay(atac)
@@ -334,6 +371,7 @@ LinkMinNetPeaks <- function(rna, atac = rna, model = NULL, reduction = "minnet",
     .stopf("`annotation` is required: a data.frame (gene_name, chrom, tss, strand) or a GRanges such as Signac's Annotation().")
   }
   if (missing(method)) method <- method[1]
+  cut <- .link_cutoffs(pvalue.cutoff, score.cutoff, qvalue.cutoff)
   by <- NULL
   if (!is.null(group.by)) {
     if (!is.character(group.by) || !length(group.by) %in% 1:2) {
@@ -385,26 +423,28 @@ LinkMinNetPeaks <- function(rna, atac = rna, model = NULL, reduction = "minnet",
     n_bulks = .py_num(n.bulks), distance = .py_num(distance), method = method,
     genes = if (is.null(genes)) NULL else reticulate::np_array(as.character(genes)),
     n_background = .py_num(n.background), smooth = smooth,
-    n_neighbors = .py_num(n.neighbors), percentile = percentile, seed = .py_num(seed)
-  ), "LinkMinNetPeaks", c(.py_names(c("n.bulks", "n.background", "n.neighbors")),
+    n_neighbors = .py_num(n.neighbors), percentile = percentile, seed = .py_num(seed),
+    distance_prior = distance.prior
+  ), "LinkMinNetPeaks", c(.py_names(c("n.bulks", "n.background", "n.neighbors",
+                                      "distance.prior")),
                           groupby = "group.by", use_rep = "reduction"))
   links <- .frame_from_columns(res$links)
   if (nrow(links) == 0L) {
     links <- data.frame(gene = character(), peak = character(), score = numeric(),
                         zscore = numeric(), pvalue = numeric(), qvalue = numeric(),
-                        distance = numeric())
+                        distance = numeric(), correlation = numeric())
   }
   links <- .check_links(links)
   if (verbose) {
-    message(sprintf("LinkMinNetPeaks: %d gene-peak pairs tested over %d mini-bulks; %d with q < 0.05; %d with p < %s and |score| > %s.",
-                    nrow(links), as.integer(res$n_bulks), sum(links$qvalue < 0.05),
-                    nrow(.significant_links(links, pvalue.cutoff, score.cutoff)),
+    message(sprintf("LinkMinNetPeaks: %d gene-peak pairs tested over %d mini-bulks; %d pass the cutoffs for Links() (q < %s, p < %s, |score| > %s).",
+                    nrow(links), as.integer(res$n_bulks),
+                    nrow(.significant_links(links, cut)), format(qvalue.cutoff),
                     format(pvalue.cutoff), format(score.cutoff)))
   }
   if (isTRUE(return.links)) {
     return(links)
   }
-  atac <- .store_links(atac, links, peak.assay, pvalue.cutoff, score.cutoff,
+  atac <- .store_links(atac, links, peak.assay, cut,
                        genome = if (methods::is(annotation, "GRanges")) .genome_of(annotation))
   # Keep the logged parameters small: describe large arguments instead of storing them.
   annotation <- sprintf("<annotation of %d genes>", nrow(ann))

@@ -26,15 +26,18 @@ from tqdm.auto import tqdm
 from .._utils import MinNetInputError, get_matrix, in_memory, logger
 from ..genomics import parse_peak_names, peaks_near_genes, read_annotation
 from ..validation import check_int, check_same_obs
+from ._link_prior import bayes_fdr, fit_two_groups
 
 __all__ = ["link_peaks", "link_peaks_by_group"]
 
-LINK_COLUMNS = ["gene", "peak", "distance", "score", "zscore", "pvalue", "qvalue"]
-METHODS = ("spearman", "pearson", "robust", "within")
+LINK_COLUMNS = ["gene", "peak", "distance", "score", "zscore", "pvalue", "qvalue", "correlation"]
+METHODS = ("empirical_bayes", "spearman", "pearson", "robust", "within")
 #: Methods whose score is a correlation within groups of bulks (residuals on group means).
 WITHIN_METHODS = ("within",)
 #: Methods with a robust background (median / MAD) and one-sided p-values for positive links.
-ROBUST_METHODS = ("robust", "within")
+ROBUST_METHODS = ("empirical_bayes", "robust", "within")
+#: The statistic each method scores pairs with before the background (``_standardized``).
+_BASE_STATISTIC = {"empirical_bayes": "spearman", "robust": "spearman", "within": "pearson"}
 _MAD_TO_SD = 1.4826  # MAD of a normal distribution x this = its standard deviation
 
 _MAX_BINS = 50  # accessibility bins of the background (quantiles of mean log-CPM)
@@ -290,12 +293,18 @@ def _empty_links() -> pd.DataFrame:
 
 
 def _checked_link_args(
-    method: object, n_background: object, min_bulks: object, seed: object
+    method: object, n_background: object, min_bulks: object, seed: object,
+    distance_prior: object = True,
 ) -> tuple[str, int, int, int]:
-    """``method`` (lower case), ``n_background``, ``min_bulks`` and ``seed``, validated."""
+    """``method`` (lower case), ``n_background``, ``min_bulks`` and ``seed``, validated
+    (``distance_prior`` must be a bool)."""
     method = str(method).lower()
     if method not in METHODS:
         raise MinNetInputError(f"method must be one of {METHODS}, got {method!r}.")
+    if not isinstance(distance_prior, bool | np.bool_):
+        raise MinNetInputError(
+            f"distance_prior must be True or False, got {distance_prior!r}."
+        )
     return (
         method,
         check_int(n_background, "n_background", 2),
@@ -498,31 +507,57 @@ def _background_zscores(
         sampler, g32, p32, grp_gene, grp_bin, grp_chrom, n_background, rng, progress, robust
     )
     sd = bg_sd[inverse]
+    if robust:
+        # a median absolute deviation can fall below the spread of the correlation of two
+        # unrelated features over these bulks by chance, which would inflate z; floor it there
+        sd = np.maximum(sd, 1.0 / np.sqrt(max(g32.shape[1] - 1, 1)))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(sd > 0, (score - bg_mean[inverse]) / sd, np.nan)
     return z, n_bins
 
 
 def _link_table(
-    pairs: pd.DataFrame, score: np.ndarray, z: np.ndarray, positive: bool = False
-) -> pd.DataFrame:
-    """The links table, with p-values and BH q-values.
+    pairs: pd.DataFrame, score: np.ndarray, z: np.ndarray, method: str, distance_prior: bool
+) -> tuple[pd.DataFrame, dict | None]:
+    """The links table, with p-values and q-values; and the two-groups fit, if any.
 
-    ``positive``: the one-sided ``Phi(-z)`` of a test for positive links; otherwise Signac's
-    ``Phi(-|z|)`` (kept for the paper's statistics).
+    Robust methods get the one-sided ``Phi(-z)`` of a test for positive links, the others
+    Signac's ``Phi(-|z|)`` (kept for the paper's statistics). ``"empirical_bayes"`` scores
+    every pair by its posterior probability of a link (:mod:`minnet.tl._link_prior`) and its
+    q-value is the Bayesian FDR (``distance_prior=False``: one distance bin); the others
+    score by ``correlation`` with BH q-values.
     """
-    pvalue = norm.sf(z) if positive else norm.sf(np.abs(z))
-    return pd.DataFrame(
+    pvalue = norm.sf(z) if method in ROBUST_METHODS else norm.sf(np.abs(z))
+    distance = pairs["distance"].to_numpy(dtype=np.int64)
+    fit = None
+    if method == "empirical_bayes":
+        posterior, two_groups = fit_two_groups(
+            z, distance if distance_prior else np.zeros_like(distance)
+        )
+        link_score, qvalue, fit = posterior, bayes_fdr(posterior), two_groups.as_dict()
+    else:
+        link_score, qvalue = score, _bh(pvalue)
+    table = pd.DataFrame(
         {
             "gene": pairs["gene"].to_numpy(dtype=object),
             "peak": pairs["peak"].to_numpy(dtype=object),
-            "distance": pairs["distance"].to_numpy(dtype=np.int64),
-            "score": score,
+            "distance": distance,
+            "score": link_score,
             "zscore": z,
             "pvalue": pvalue,
-            "qvalue": _bh(pvalue),
+            "qvalue": qvalue,
+            "correlation": score,
         }
     )
+    return table, fit
+
+
+def _only_genes(links: pd.DataFrame, genes: pd.Series) -> pd.DataFrame:
+    """The rows of ``genes`` of an ``"empirical_bayes"`` table, q-values over these rows."""
+    out = links[links["gene"].isin(genes).to_numpy()].reset_index(drop=True)
+    out["qvalue"] = bayes_fdr(out["score"].to_numpy())
+    out.attrs = links.attrs
+    return out
 
 
 def link_peaks(
@@ -530,7 +565,9 @@ def link_peaks(
     atac_bulk: AnnData,
     annotation: pd.DataFrame | str | os.PathLike,
     distance: int = 150_000,
-    method: Literal["spearman", "pearson", "within"] = "spearman",
+    method: Literal["empirical_bayes", "spearman", "pearson", "robust", "within"] = (
+        "empirical_bayes"
+    ),
     genes: Sequence[str] | None = None,
     n_background: int = 200,
     min_bulks: int = 3,
@@ -539,8 +576,9 @@ def link_peaks(
     atac_layer: str | None = None,
     progress: bool = True,
     groupby: str | None = None,
+    distance_prior: bool = True,
 ) -> pd.DataFrame:
-    """Link peaks to genes by their correlation across mini-bulks (Signac ``LinkPeaks``-like).
+    """Link peaks to genes by their correlation across mini-bulks and their distance to the TSS.
 
     Steps:
 
@@ -555,7 +593,8 @@ def link_peaks(
        the Pearson correlation of log CPM *within* groups of bulks (every bulk's log CPM
        minus the mean of its group, ``rna_bulk.obs[groupby]``: the partial correlation
        given the group), which ignores what a gene and a peak share only through a
-       cell-type program. ``method="robust"`` scores as ``"spearman"``.
+       cell-type program. ``"robust"`` and ``"empirical_bayes"`` correlate as
+       ``"spearman"``. The correlation is returned as ``correlation``.
     4. **Background**: peaks are put into accessibility bins (equal-size quantile bins of mean
        log CPM over all testable peaks; ``min(50, n_peaks // (2 * n_background))`` bins, at
        least 1). For each gene and each bin holding one of its candidate peaks,
@@ -573,7 +612,21 @@ def link_peaks(
        rising with expression; negative correlations get p-values near 1). On the
        simulator (``benchmarks/links_quality.py``) ``"robust"`` finds 4-5x the true links
        of ``"spearman"`` at q < 0.1 with a lower empirical FDR. ``qvalue`` is the
-       Benjamini-Hochberg adjustment over all returned pairs.
+       Benjamini-Hochberg adjustment over all returned pairs, and ``score`` the correlation.
+    6. ``method="empirical_bayes"`` (the default) goes on from the robust z-scores of step 5
+       with a distance-aware two-groups model (:mod:`minnet.tl._link_prior`): a pair's
+       z-score is standard normal if the peak does not regulate the gene and ``N(mu, sd^2)``
+       (``mu >= 1``, ``sd >= 1``) if it does; the share of links is estimated per bin of
+       |distance| to the TSS (0-1 kb, 1-2 kb, 2-5 kb, ... 125-150 kb, ...; bins with fewer
+       than 200 pairs merged outward), all by EM on the data's own z-scores. ``score`` is
+       the posterior probability of a link, ``P(link | zscore, distance)``, and ``qvalue``
+       the Bayesian FDR (the mean of ``1 - score`` over the pairs scoring at least as high),
+       so ``qvalue < 0.1`` expects at most 10 % non-links among the calls. Regulatory links
+       are mostly weak at mini-bulk resolution and denser near the TSS; the model learns
+       from the data how much evidence distance adds (none: every bin gets the same prior).
+       On the simulator it ranks true links far better than the correlation (AUROC ~0.86
+       against ~0.60) and finds ~3x the true links of ``"robust"`` at q < 0.1 with an
+       empirical FDR below 0.1 (``benchmarks/links_quality.py``).
 
     Genes and peaks with non-zero counts in fewer than ``min_bulks`` bulks, or with zero
     variance across bulks (undefined correlation), are not tested: their pairs are dropped
@@ -593,11 +646,14 @@ def link_peaks(
     distance
         Maximum |peak midpoint - TSS| in bp.
     method
-        ``"spearman"`` (default), ``"pearson"``, ``"robust"`` (Spearman with a robust
-        background and one-sided p-values; see step 5) or ``"within"`` (correlation within
-        the groups of ``groupby``; see steps 3 and 5).
+        ``"empirical_bayes"`` (default; step 6), ``"spearman"`` (the paper's statistic),
+        ``"pearson"``, ``"robust"`` (Spearman with a robust background and one-sided
+        p-values; step 5) or ``"within"`` (correlation within the groups of ``groupby``;
+        steps 3 and 5).
     genes
         Only link these genes (default: every gene of ``rna_bulk`` found in the annotation).
+        With ``"empirical_bayes"`` every gene is still tested and fitted (so a gene's scores
+        do not depend on this choice) and the q-values are over the returned pairs.
     n_background
         Background peaks per gene and accessibility bin (>= 2).
     min_bulks
@@ -613,14 +669,22 @@ def link_peaks(
         ``rna_bulk.obs`` column with every bulk's group for ``method="within"`` (default:
         the group column written by :func:`~minnet.tl._minibulk.minibulk`). There must be
         at least three more bulks than groups. Ignored by the other methods.
+    distance_prior
+        ``"empirical_bayes"`` only: let the share of links depend on the distance to the TSS
+        (default). ``False`` fits one share for all pairs, for annotations whose TSSs are
+        placeholders (e.g. genes placed at the centre of their assigned peaks).
 
     Returns
     -------
     pandas.DataFrame
         One row per tested pair, ordered by gene (annotation order) then peak position, with
         columns ``gene``, ``peak``, ``distance`` (int64), ``score``, ``zscore``, ``pvalue``,
-        ``qvalue``. ``df.attrs["minnet_link_peaks"]`` records the parameters, the number of
-        accessibility bins and the counts of dropped pairs.
+        ``qvalue``, ``correlation`` (``score`` is the correlation too, except for
+        ``"empirical_bayes"``: the posterior probability of a link).
+        ``df.attrs["minnet_link_peaks"]`` records the parameters, the number of
+        accessibility bins, the counts of dropped pairs and, for ``"empirical_bayes"``, the
+        fitted model (``two_groups``: distance bins' lower edges, prior per bin, pairs per
+        bin, the alternative's mean and sd).
 
     Raises
     ------
@@ -631,7 +695,7 @@ def link_peaks(
         background peaks on other chromosomes do not exist.
     """
     method, n_background, min_bulks, seed = _checked_link_args(
-        method, n_background, min_bulks, seed
+        method, n_background, min_bulks, seed, distance_prior
     )
     atac_bulk = _aligned(rna_bulk, atac_bulk)
     n = rna_bulk.n_obs
@@ -640,11 +704,18 @@ def link_peaks(
     ann = read_annotation(annotation)
     gene_names = _unique_gene_names(rna_bulk, atac_bulk)
     ann = _genes_to_link(ann, gene_names, genes)
+    if method == "empirical_bayes" and genes is not None:
+        # the two-groups model is fitted on every gene's pairs, so a gene's scores do not
+        # depend on which other genes were asked for
+        every = link_peaks(rna_bulk, atac_bulk, annotation, distance, method, None,
+                           n_background, min_bulks, seed, layer, atac_layer, progress, groupby,
+                           distance_prior)
+        return _only_genes(every, ann["gene_name"])
     pairs = peaks_near_genes(peaks, ann, distance)
 
     within, robust = method in WITHIN_METHODS, method in ROBUST_METHODS
     codes, group_col = _bulk_groups(rna_bulk, groupby) if within else (None, None)
-    base = {"within": "pearson", "robust": "spearman"}.get(method, method)
+    base = _BASE_STATISTIC.get(method, method)
     gz, _, g_det, g_ok = _standardized(
         _bulk_counts(rna_bulk, layer, "rna_bulk"), base, codes
     )
@@ -664,6 +735,7 @@ def link_peaks(
         "n_bulks": n,
         "n_pairs_dropped": n_drop,
         "groupby": group_col,
+        "distance_prior": bool(distance_prior),
     }
     if len(pairs) == 0:
         logger.warning("link_peaks: no testable peak-gene pair is left.")
@@ -678,8 +750,10 @@ def link_peaks(
         score, g32, p32, gi, pi, p_test, p_mean, peaks["chrom"].to_numpy(dtype=object),
         n_background, seed, progress, robust,
     )
-    out = _link_table(pairs, score, z, positive=robust)
+    out, two_groups = _link_table(pairs, score, z, method, bool(distance_prior))
     params["n_bins"] = n_bins
+    if two_groups is not None:
+        params["two_groups"] = two_groups
     out.attrs["minnet_link_peaks"] = params
     logger.info(
         "link_peaks: %d pairs of %d genes tested over %d bulks (%s, %d background peaks, "
@@ -730,7 +804,9 @@ def link_peaks_by_group(
         *other* analysed groups where it was tested (for two groups A and B: ``score_A -
         score_B`` in A's rows and the opposite in B's rows; NaN when the pair was tested in
         no other group). A link present only in group A therefore gets a large positive
-        ``score_change`` in A.
+        ``score_change`` in A. With the default ``method="empirical_bayes"`` the score is
+        the posterior probability of a link (fitted per group); pass ``method="spearman"``
+        to compare correlations.
 
     Notes
     -----

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -24,10 +25,13 @@ from ..pp._normalize import _is_integer_valued
 from ..validation import check_finite_nonnegative
 from ._smooth import _embedding
 
-__all__ = ["minibulk"]
+__all__ = ["auto_n_bulks", "minibulk"]
 
 # Groups with more cells than this are clustered with MiniBatchKMeans instead of KMeans.
 _MINIBATCH_ABOVE = 20_000
+#: ``n_bulks="auto"``: cells of the smaller modality per mini-bulk, and the most bulks made.
+AUTO_CELLS_PER_BULK = 10
+AUTO_MAX_BULKS = 100
 
 
 def _group_labels(adata: AnnData, column: str | None, what: str) -> np.ndarray:
@@ -129,9 +133,13 @@ def _checked_embeddings(rna: AnnData, atac: AnnData, use_rep: str) -> tuple[np.n
 
 
 def _check_count_args(n_bulks: object, seed: object) -> None:
-    """``n_bulks`` a positive and ``seed`` a non-negative integer."""
-    if isinstance(n_bulks, bool) or not isinstance(n_bulks, numbers.Integral) or n_bulks < 1:
-        raise MinNetInputError(f"n_bulks must be a positive integer, got {n_bulks!r}.")
+    """``n_bulks`` a positive integer or ``"auto"``, ``seed`` a non-negative integer."""
+    if n_bulks == "auto":
+        pass
+    elif isinstance(n_bulks, bool) or not isinstance(n_bulks, numbers.Integral) or n_bulks < 1:
+        raise MinNetInputError(
+            f"n_bulks must be a positive integer or 'auto', got {n_bulks!r}."
+        )
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise MinNetInputError(f"seed must be a non-negative integer, got {seed!r}.")
 
@@ -181,6 +189,18 @@ def _shared_groups(
     n_r = groups_rna.reindex(shared).to_numpy(dtype=np.int64)
     n_a = groups_atac.reindex(shared).to_numpy(dtype=np.int64)
     return shared, n_r, n_a
+
+
+def auto_n_bulks(n_r: np.ndarray, n_a: np.ndarray) -> int:
+    """``n_bulks="auto"``: one mini-bulk per :data:`AUTO_CELLS_PER_BULK` cells, at most
+    :data:`AUTO_MAX_BULKS`, at least one per group.
+
+    ``n_r`` / ``n_a``: RNA / ATAC cells of every group with both. Counted in the smaller
+    modality; never more bulks than the cells allow (one cell of each modality per bulk).
+    """
+    cells = int(min(n_r.sum(), n_a.sum()))
+    wanted = min(AUTO_MAX_BULKS, max(n_r.size, cells // AUTO_CELLS_PER_BULK))
+    return int(min(wanted, np.minimum(n_r, n_a).sum()))
 
 
 def _bulks_per_group(n_bulks: int, n_r: np.ndarray, n_a: np.ndarray) -> np.ndarray:
@@ -285,7 +305,7 @@ def minibulk(
     rna: AnnData,
     atac: AnnData,
     use_rep: str = "X_minnet",
-    n_bulks: int = 100,
+    n_bulks: int | Literal["auto"] = "auto",
     groupby: str | tuple[str, str] | None = "cell_type",
     layer: str | None = None,
     atac_layer: str | None = None,
@@ -316,7 +336,11 @@ def minibulk(
     use_rep
         ``obsm`` key of the co-embedding in both objects.
     n_bulks
-        Requested number of mini-bulks in total.
+        Requested number of mini-bulks in total, or ``"auto"``: one per 10 cells of the
+        smaller modality, at most 100, at least one per group (:func:`auto_n_bulks`). On the
+        simulator, links found at q < 0.1 level off at ~100 bulks while the false
+        discoveries among them keep rising (``benchmarks/links_quality.py --n-bulks``;
+        BENCHMARKS.md), so more cells make larger bulks rather than more of them.
     groupby
         Column with the group of each cell: one name present in both ``rna.obs`` and
         ``atac.obs``, or a tuple ``(rna_column, atac_column)`` (e.g.
@@ -353,6 +377,8 @@ def minibulk(
     x_rna = _counts(rna, layer, "rna")
     x_atac = _counts(atac, atac_layer, "atac")
     shared, n_r, n_a = _shared_groups(lab_rna, lab_atac)
+    if n_bulks == "auto":
+        n_bulks = auto_n_bulks(n_r, n_a)
     alloc = _bulks_per_group(n_bulks, n_r, n_a)
     mem = _cluster_groups(z_rna, z_atac, lab_rna, lab_atac, shared, alloc, seed)
 

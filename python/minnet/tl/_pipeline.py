@@ -96,12 +96,14 @@ def peak_gene_links(
     annotation: pd.DataFrame | str | os.PathLike,
     use_rep: str = "X_minnet",
     groupby: str | tuple[str, str] | None = "cell_type",
-    n_bulks: int = 100,
+    n_bulks: int | Literal["auto"] = "auto",
     smooth: bool = True,
     n_neighbors: int = 5,
     percentile: float = 95,
     distance: int = 150_000,
-    method: Literal["spearman", "pearson", "robust", "within"] = "spearman",
+    method: Literal["empirical_bayes", "spearman", "pearson", "robust", "within"] = (
+        "empirical_bayes"
+    ),
     n_background: int = 200,
     layer: str | None = None,
     atac_layer: str | None = None,
@@ -111,6 +113,7 @@ def peak_gene_links(
     genes: Sequence[str] | str | None = None,
     model: MinNetModel | None = None,
     transfer: bool = True,
+    distance_prior: bool = True,
 ) -> pd.DataFrame:
     """Peak–gene links from unpaired RNA and ATAC cells embedded in one co-embedding.
 
@@ -136,15 +139,19 @@ def peak_gene_links(
         ``atac.obs[f"{groupby}_pred"]`` (made first if absent and ``transfer``). A pair
         ``(rna_column, atac_column)`` names the column of each object. ``None``: no grouping.
     n_bulks
-        Mini-bulks requested.
+        Mini-bulks requested, or ``"auto"``: one per 10 cells of the smaller modality, at
+        most 100 (:func:`minnet.tl._minibulk.minibulk`).
     smooth
         Smooth counts over KNN neighbours first (:func:`minnet.tl.smooth`), as in the paper.
     n_neighbors, percentile
         Smoothing settings.
     distance, method, n_background
-        Link settings (:func:`minnet.tl.link_peaks`): ``method="robust"`` tests positive
-        links against a median / MAD background; ``method="within"`` correlates genes and
-        peaks within the ``groupby`` groups of the mini-bulks.
+        Link settings (:func:`minnet.tl.link_peaks`): ``method="empirical_bayes"`` (the
+        default) scores every pair by its posterior probability of a link given its robust
+        z-score and its distance to the TSS, with Bayesian FDR q-values; ``"spearman"`` is
+        the paper's statistic; ``"robust"`` tests positive links against a median / MAD
+        background; ``"within"`` correlates genes and peaks within the ``groupby`` groups
+        of the mini-bulks.
     layer, atac_layer
         Layers with the raw counts of ``rna`` and ``atac`` (``None``: ``.X``).
     seed
@@ -160,11 +167,15 @@ def peak_gene_links(
         (``annotation`` lets a gene-activity model embed the peaks).
     transfer
         Transfer missing ATAC labels (see ``groupby``) instead of raising an error.
+    distance_prior
+        ``method="empirical_bayes"``: let the share of links depend on the distance to the
+        TSS (default); ``False`` when the annotation's TSSs are placeholders.
 
     Returns
     -------
-    DataFrame with ``gene, peak, distance, score, zscore, pvalue, qvalue`` (Signac ``LinkPeaks``
-    columns plus ``qvalue``); ``df.attrs["minnet_link_peaks"]`` records the link settings and
+    DataFrame with ``gene, peak, distance, score, zscore, pvalue, qvalue, correlation``
+    (Signac ``LinkPeaks`` columns plus ``qvalue`` and ``correlation``; see
+    :func:`minnet.tl.link_peaks`); ``df.attrs["minnet_link_peaks"]`` records the link settings and
     ``n_bulks``, the number of mini-bulks made.
 
     Raises
@@ -191,4 +202,5 @@ def peak_gene_links(
                                    layer=layer, atac_layer=atac_layer, seed=seed)
     logger.info("peak_gene_links: %d mini-bulks", rna_bulk.n_obs)
     return link_peaks(rna_bulk, atac_bulk, annotation, distance=distance, method=method,
-                      genes=genes, n_background=n_background, seed=seed, progress=progress)
+                      genes=genes, n_background=n_background, seed=seed, progress=progress,
+                      distance_prior=distance_prior)

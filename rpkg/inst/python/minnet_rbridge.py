@@ -224,7 +224,8 @@ def transfer(reference: AnnData, query: AnnData, label_key, n_neighbors, min_con
 
 
 def link_pipeline(rna: AnnData, atac: AnnData, annotation, groupby, n_bulks, distance, method,
-                  genes, n_background, smooth, n_neighbors, percentile, seed) -> dict:
+                  genes, n_background, smooth, n_neighbors, percentile, seed,
+                  distance_prior=True) -> dict:
     """``minnet.tl.peak_gene_links`` on ``obsm["X_minnet"]``; the links as columns.
 
     ``annotation``: a DataFrame or a dict of columns. ``groupby``: ``None`` or the group
@@ -242,6 +243,6 @@ def link_pipeline(rna: AnnData, atac: AnnData, annotation, groupby, n_bulks, dis
         rna, atac, annotation, use_rep="X_minnet", groupby=groupby, n_bulks=n_bulks,
         smooth=smooth, n_neighbors=n_neighbors, percentile=percentile, distance=distance,
         method=method, n_background=n_background, seed=seed, progress=False,
-        genes=None if genes is None else _names(genes),
+        genes=None if genes is None else _names(genes), distance_prior=distance_prior,
     )
     return {"links": columns(links), "n_bulks": int(links.attrs["minnet_link_peaks"]["n_bulks"])}

@@ -13,7 +13,7 @@ test_that("the minnet DimReduc carries stdev, so ElbowPlot works", {
   expect_s3_class(p, "ggplot")
 })
 
-test_that("GetMinNetLinks(all = FALSE) keeps Signac's significant links", {
+test_that("GetMinNetLinks(all = FALSE) keeps the links that pass the stored cutoffs", {
   skip_if_not_installed("GenomicRanges")
   obj <- toy_peaks(toy_object())
   links <- data.frame(gene = c("A", "B", "C", "D"),
@@ -24,13 +24,22 @@ test_that("GetMinNetLinks(all = FALSE) keeps Signac's significant links", {
   obj <- AddMinNetLinks(obj, links, peak.assay = "peaks")
   expect_equal(GetMinNetLinks(obj), links)                 # all tested pairs by default
   sig <- GetMinNetLinks(obj, all = FALSE)
-  expect_equal(sig$gene, c("A", "B"))                      # p < 0.05 and |score| > 0.05
+  expect_equal(sig$gene, c("A", "B", "C"))                 # the default: q < 0.1
   gr <- GetMinNetLinks(obj, granges = TRUE)
   expect_equal(gr$gene, links$gene)                        # row for row the table
   expect_length(gr, 4L)
-  expect_length(GetMinNetLinks(obj, granges = TRUE, all = FALSE), 2L)
-  obj2 <- AddMinNetLinks(obj, links, peak.assay = "peaks", pvalue.cutoff = 0.5, score.cutoff = 0)
+  expect_length(GetMinNetLinks(obj, granges = TRUE, all = FALSE), 3L)
+  signac <- AddMinNetLinks(obj, links, peak.assay = "peaks", qvalue.cutoff = 1,
+                           pvalue.cutoff = 0.05, score.cutoff = 0.05)
+  expect_equal(GetMinNetLinks(signac, all = FALSE)$gene, c("A", "B"))  # Signac's LinkPeaks rule
+  obj2 <- AddMinNetLinks(obj, links, peak.assay = "peaks", qvalue.cutoff = 1)
   expect_equal(GetMinNetLinks(obj2, all = FALSE)$gene, c("A", "B", "C", "D"))
+  expect_error(AddMinNetLinks(obj, links, peak.assay = "peaks", qvalue.cutoff = "a"),
+               "`qvalue.cutoff` must be one number")
+  # objects stored by earlier releases (no q-value cutoff) keep Signac's rule
+  old <- obj
+  old@misc[["minnet_links_cutoffs"]] <- c(pvalue.cutoff = 0.05, score.cutoff = 0.05)
+  expect_equal(GetMinNetLinks(old, all = FALSE)$gene, c("A", "B"))
   # the default peak assay: no ChromatinAssay, default assay RNA without peaks -> "peaks"
   expect_equal(minnet:::.default_peak_assay(obj), "peaks")
 })

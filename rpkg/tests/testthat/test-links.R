@@ -127,7 +127,7 @@ test_that("LinkMinNetPeaks's values are checked by the core, in R's names", {
   expect_error(LinkMinNetPeaks(obj, annotation = ann, n.bulks = 2, verbose = FALSE),
                "^LinkMinNetPeaks failed: .*needs at least 3 bulks")
   expect_error(LinkMinNetPeaks(obj, annotation = ann, group.by = NULL, n.bulks = 0,
-                               verbose = FALSE), "`n.bulks` must be a positive integer, got 0")
+                               verbose = FALSE), "`n.bulks` must be a positive integer or 'auto', got 0")
   expect_error(LinkMinNetPeaks(obj, annotation = transform(ann, gene_name = paste0("x", gene_name)),
                                group.by = NULL, n.bulks = 4, verbose = FALSE),
                "^LinkMinNetPeaks failed: no gene to link")
@@ -135,4 +135,7 @@ test_that("LinkMinNetPeaks's values are checked by the core, in R's names", {
   expect_error(LinkMinNetPeaks(obj, other, annotation = ann, verbose = FALSE), "differ in width \\(4 vs 3\\)")
   expect_error(LinkMinNetPeaks(obj, annotation = ann, percentile = 0, verbose = FALSE),
                "percentile must be in \\(0, 100\\]")
+  expect_error(LinkMinNetPeaks(obj, annotation = ann, group.by = NULL, distance.prior = "no",
+                               n.bulks = 4, verbose = FALSE),
+               "`distance.prior` must be True or False")
 })
