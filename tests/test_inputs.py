@@ -6,6 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import minnet
 from minnet.inputs import InputSpec
@@ -95,7 +96,8 @@ def test_fit_selects_features_per_modality(sim):
     spec, x = InputSpec.fit(rna, "rna", n_top_features=50, extra_features=["Gene0000"])
     assert x.shape == (300, len(spec.features)) and 50 <= len(spec.features) <= 51
     assert "Gene0000" in spec.features and spec.gene_activity is None
-    np.testing.assert_allclose(spec.feature_means, np.asarray(x.mean(axis=0)).ravel())
+    np.testing.assert_allclose(spec.feature_means,
+                               np.asarray(x.astype(np.float64).mean(axis=0)).ravel(), rtol=1e-9)
     cite = minnet.datasets.simulate_citeseq(n_cells=100, n_proteins=12, seed=0)
     adt, y = InputSpec.fit(cite.adt, "adt", n_top_features=5)
     assert adt.features == list(cite.adt.var_names) and y.shape == (100, 12)  # every protein
@@ -139,3 +141,13 @@ def test_peaks_of_another_genome_build_are_named_as_such(small_model, sim, sim_s
     caplog.clear()
     small_model.embed(sim.atac[~sim_split][:50], "atac")  # the right build: no such warning
     assert "another genome build" not in caplog.text
+
+
+def test_feature_columns_copy_only_a_real_subset():
+    from minnet.inputs import _feature_columns
+
+    x = sp.random(20, 4, density=0.5, random_state=0, format="csr", dtype=np.float32)
+    names = ["a", "b", "c", "d"]
+    assert _feature_columns(x, names, names) is x  # all of them, in order: no copy
+    sub = _feature_columns(x, names, ["d", "a"])
+    np.testing.assert_array_equal(sub.toarray(), x.toarray()[:, [3, 0]])

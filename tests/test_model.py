@@ -112,9 +112,11 @@ def test_model_file_of_version_0_1_0_loads_and_embeds_identically():
     sim = minnet.datasets.simulate_multiome(n_cells=200, n_cell_types=3, n_batches=2,
                                             n_genes=120, seed=11)
     # identical up to float32 rounding: the stored arrays were made on another CPU, whose
-    # matrix kernels may round differently (differences ~1e-7 measured)
-    np.testing.assert_allclose(model.embed(sim.rna, "rna"), want["rna"], rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(model.embed(sim.atac, "atac"), want["atac"], rtol=1e-4, atol=1e-6)
+    # matrix kernels may round differently, and since session 12 the normalised rows keep
+    # their features in sorted order (in-place scaling) where 0.1.0 held them reversed, which
+    # changes the order of the first layer's sums (differences up to ~7e-6 measured)
+    np.testing.assert_allclose(model.embed(sim.rna, "rna"), want["rna"], rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(model.embed(sim.atac, "atac"), want["atac"], rtol=1e-4, atol=2e-5)
     assert model.inputs["atac"].from_peaks and model.settings.network.n_hidden == 8
 
 

@@ -49,3 +49,15 @@ def test_select_features_takes_one_extra_name_as_a_string(rng):
     names = [f"g{i}" for i in range(30)]
     feats = select_features(x, names, n_top=5, extra="g29")
     assert "g29" in feats and "g" not in feats
+
+
+def test_detected_features_from_stored_values():
+    from minnet.pp._features import _detected
+
+    x = sp.csr_matrix((np.array([0.0, 2.0, 1.0, 0.0]), np.array([0, 1, 3, 2]),
+                       np.array([0, 2, 4])), shape=(2, 5))  # explicit zeros in columns 0, 2
+    want = np.asarray((x > 0).sum(axis=0)).ravel() > 0
+    np.testing.assert_array_equal(_detected(x), want)
+    np.testing.assert_array_equal(_detected(x), [False, True, False, True, False])
+    np.testing.assert_array_equal(_detected(x.toarray()), want)
+    np.testing.assert_array_equal(_detected(x.tocsc()), want)

@@ -80,3 +80,27 @@ def test_normalized_true_on_raw_counts_warns(caplog):
     normalized_matrix(ad.AnnData(X=log_normalize(counts.X)), "rna", normalized=True)
     normalized_matrix(ad.AnnData(X=np.array([[0.0, 1.0], [1.0, 0.0]])), "adt", normalized=True)
     assert caplog.text == ""  # log-normalised values and 0/1 data are not counts
+
+
+def test_log_normalize_scales_in_place_of_a_copy_and_is_canonical():
+    """The rows are scaled in the normalised copy itself (no diagonal product): the same values
+    as the product, sorted indices, empty cells empty, the input untouched."""
+    from minnet.pp._normalize import log_normalize_owned
+
+    rng = np.random.default_rng(0)
+    x = sp.random(300, 40, density=0.2, random_state=1, format="csr", dtype=np.float32)
+    x.data = np.ceil(x.data * 20)
+    x = sp.csr_matrix(x.toarray() * (np.arange(300) % 7 != 0)[:, None])  # empty cells
+    before = x.copy()
+    got = log_normalize(x, totals=rng.uniform(10, 100, 300))
+    totals = np.asarray(x.sum(axis=1)).ravel()
+    want = np.log1p(x.toarray() * np.divide(1e4, totals, out=np.zeros(300),
+                                            where=totals > 0)[:, None].astype(np.float32))
+    np.testing.assert_allclose(log_normalize(x).toarray(), want, rtol=1e-6)
+    assert got.has_sorted_indices and got.has_canonical_format
+    assert (np.diff(log_normalize(x).indptr)[np.arange(300) % 7 == 0] == 0).all()
+    assert (x != before).nnz == 0 and np.array_equal(x.indices, before.indices)
+    owned = before.copy()
+    out = log_normalize_owned(owned)
+    assert out is owned  # overwritten, not copied
+    np.testing.assert_array_equal(out.toarray(), log_normalize(before).toarray())

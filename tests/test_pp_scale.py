@@ -42,3 +42,23 @@ def test_fit_without_copies_matches_on_canonical_and_duplicate_entries():
         st = Standardizer.fit(m)
         np.testing.assert_allclose(st.mean[0], want.mean(0), rtol=1e-5)
         np.testing.assert_allclose(st.std[0], want.std(0, ddof=1), rtol=1e-4)
+
+
+def test_column_sums_read_csr_without_copies_and_match_dense(rng):
+    from minnet.pp._scale import _column_sums, column_means
+
+    dense = rng.poisson(1.0, size=(500, 30)).astype(np.float32)
+    x = sp.csr_matrix(dense)
+    total, total_sq = _column_sums(x)
+    np.testing.assert_allclose(total, dense.astype(np.float64).sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(total_sq, (dense.astype(np.float64) ** 2).sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(column_means(x), dense.mean(axis=0, dtype=np.float64), rtol=1e-12)
+    # duplicates are summed before squaring, as the matrix they make; the input is untouched
+    dup = sp.csr_matrix((np.array([1.0, 2.0, 3.0]), np.array([0, 0, 1]), np.array([0, 3])),
+                        shape=(1, 2))
+    t, t2 = _column_sums(dup)
+    np.testing.assert_array_equal(t, [3.0, 3.0])
+    np.testing.assert_array_equal(t2, [9.0, 9.0])
+    assert dup.nnz == 3 and not dup.has_canonical_format
+    t, t2 = _column_sums(dense)
+    np.testing.assert_allclose(t2, (dense.astype(np.float64) ** 2).sum(axis=0))

@@ -19,11 +19,11 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-from ._utils import MinNetInputError, get_matrix, logger
+from ._utils import MinNetInputError, get_matrix, logger, to_csr_float32
 from .lsi import PeakProjection
 from .pp._features import align_features, select_features
-from .pp._normalize import PEAK_TOTALS, normalized_matrix
-from .pp._scale import Standardizer
+from .pp._normalize import PEAK_TOTALS, log_normalize_owned, normalized_matrix
+from .pp._scale import Standardizer, column_means
 from .settings import GeneActivitySettings, PeakInput
 from .validation import Modality, check_counts
 
@@ -125,11 +125,11 @@ class InputSpec:
                 feat = [f for f in feat if f in set(names)]
             else:
                 feat = select_features(x, names, n_top_features, batches, extra_features)
-        x = x[:, pd.Index(names).get_indexer(feat)]
+        x = _feature_columns(x, names, feat)
         ann = None
         if annotation is not None and modality == "atac":
             ann = annotation[annotation["gene_name"].isin(set(feat))].reset_index(drop=True)
-        means = np.asarray(x.mean(axis=0)).ravel().tolist()
+        means = column_means(x).tolist()
         ref = Standardizer.fit(x, None, max_value)
         spec = cls(modality, feat, means, float(max_value), ga, ann, from_peaks,
                    ref.mean[0].tolist(), ref.std[0].tolist())
@@ -351,10 +351,22 @@ def modality_matrix(
         params = gene_activity_params or {}
         act = gene_activity(adata, annotation, layer=layer, **params)
         logger.info("%s: gene activity of %d genes from %d peaks", what, act.n_vars, adata.n_vars)
-        # normalised like any gene activity from pp.gene_activity (peak-count size factors)
-        return normalized_matrix(act, "atac", what=what), act.var_names
+        # normalised like any gene activity from pp.gene_activity (peak-count size factors),
+        # in place: the activity matrix is this function's own
+        own = sp.isspmatrix_csr(act.X) and act.X.dtype == np.float32
+        x = act.X if own else to_csr_float32(act.X)
+        return log_normalize_owned(x, totals=act.obs[PEAK_TOTALS].to_numpy()), act.var_names
     x = normalized_matrix(adata, modality, layer=layer, normalized=normalized, what=what)
     return x, adata.var_names
+
+
+def _feature_columns(x: sp.csr_matrix, names: Sequence[str], feat: Sequence[str]) -> sp.csr_matrix:
+    """The columns ``feat`` of ``x`` (whose columns are ``names``); ``x`` itself when they are
+    all of them in order, so the whole matrix is not copied."""
+    idx = pd.Index(names).get_indexer(feat)
+    if idx.size == x.shape[1] and np.array_equal(idx, np.arange(idx.size)):
+        return x
+    return x[:, idx]
 
 
 def _peak_activity(other: AnnData, layer: str | None, annotation: pd.DataFrame, params: dict,

@@ -14,6 +14,8 @@ from anndata import AnnData
 from .._utils import MinNetInputError, logger
 from ..validation import check_int, check_number, check_unique_names
 
+_DETECT_CHUNK = 1 << 20  # stored values read at once when finding detected features
+
 
 def select_features(
     lognorm: sp.csr_matrix,
@@ -50,7 +52,7 @@ def select_features(
 
     check_int(n_top, "n_top", 1)
     names = pd.Index(var_names)
-    detected = np.asarray((lognorm > 0).sum(axis=0)).ravel() > 0
+    detected = _detected(lognorm)
     if detected.sum() <= n_top:
         chosen = set(names[detected])
     else:
@@ -73,6 +75,17 @@ def select_features(
     if not chosen:
         raise MinNetInputError("no features were selected: every feature is zero in every cell.")
     return [f for f in names if f in chosen]
+
+
+def _detected(x: sp.spmatrix | np.ndarray) -> np.ndarray:
+    """Features with a positive value in some cell. CSR is read in slices of its stored values:
+    ``(x > 0).sum(axis=0)`` would hold a boolean and an integer copy of the whole matrix."""
+    if not sp.isspmatrix_csr(x):
+        return np.asarray((x > 0).sum(axis=0)).ravel() > 0
+    out = np.zeros(x.shape[1], dtype=bool)
+    for lo in range(0, x.nnz, _DETECT_CHUNK):
+        out[x.indices[lo:lo + _DETECT_CHUNK][x.data[lo:lo + _DETECT_CHUNK] > 0]] = True
+    return out
 
 
 def _hvg(sc: ModuleType, tmp: AnnData, n_top: int, batch_key: str | None) -> list[str]:

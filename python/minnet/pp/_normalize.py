@@ -19,6 +19,9 @@ from ..validation import (
 PEAK_TOTALS = "minnet_peak_counts"
 
 
+_SCALE_ROWS = 1 << 12  # rows scaled at once by log_normalize
+
+
 def log_normalize(
     counts: sp.spmatrix | np.ndarray, target_sum: float = 1e4, totals: np.ndarray | None = None
 ) -> sp.csr_matrix:
@@ -36,10 +39,21 @@ def log_normalize(
 
     Returns
     -------
-    A new float32 CSR matrix; cells with no counts stay all-zero.
+    A new float32 CSR matrix (canonical: sorted indices, no duplicates); cells with no counts
+    stay all-zero.
     """
     check_number(target_sum, "target_sum", 0.0, low_open=True)
-    x = to_csr_float32(counts)
+    return log_normalize_owned(to_csr_float32(counts), target_sum, totals)
+
+
+def log_normalize_owned(
+    x: sp.csr_matrix, target_sum: float = 1e4, totals: np.ndarray | None = None
+) -> sp.csr_matrix:
+    """:func:`log_normalize` of a float32 CSR matrix the caller owns: ``x`` is overwritten.
+
+    For matrices made on the way (gene activity), so no second copy is held.
+    """
+    x.sum_duplicates()  # canonical, so each stored value is one cell's one feature
     if totals is None:
         totals = np.asarray(x.sum(axis=1)).ravel()
     else:
@@ -49,7 +63,14 @@ def log_normalize(
                 f"totals has {totals.shape[0]} values for {x.shape[0]} cells; pass one per cell."
             )
     scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
-    x = sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ x)
+    # rows scaled in place, a block of rows at a time (a product with a diagonal matrix, or
+    # one repeat of the scales over all values, would hold another copy)
+    scale32, ptr = scale.astype(np.float32), x.indptr
+    step = max(1, _SCALE_ROWS)
+    for lo in range(0, x.shape[0], step):
+        hi = min(lo + step, x.shape[0])
+        x.data[ptr[lo]:ptr[hi]] *= np.repeat(scale32[lo:hi], np.diff(ptr[lo:hi + 1]))
+    x.eliminate_zeros()  # cells without counts stay empty
     np.log1p(x.data, out=x.data)
     return x
 

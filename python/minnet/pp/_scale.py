@@ -66,8 +66,8 @@ class Standardizer:
             # one group (the usual case): x itself, no copy of the whole matrix
             rows = x if n_groups == 1 else x[codes == g]
             m = rows.shape[0]
-            mean = np.asarray(rows.mean(axis=0)).ravel()
-            sq = np.asarray(_squared(rows).mean(axis=0)).ravel()
+            total, total_sq = _column_sums(rows)
+            mean, sq = total / max(m, 1), total_sq / max(m, 1)
             var = np.maximum(sq - mean**2, 0.0) * (m / max(m - 1, 1))
             std = np.sqrt(var)
             std[std == 0] = 1.0
@@ -96,12 +96,34 @@ class Standardizer:
         return out.astype(np.float32, copy=False)
 
 
-def _squared(x: sp.spmatrix | np.ndarray) -> sp.spmatrix | np.ndarray:
-    """Element-wise square; a canonical CSR matrix shares its index arrays (only the values are
-    new: no copy of the whole matrix)."""
+_SUM_CHUNK = 1 << 20  # stored values summed at once by _column_sums
+
+
+def column_means(x: sp.spmatrix | np.ndarray) -> np.ndarray:
+    """Per-column mean in float64, without a copy of a canonical CSR matrix."""
+    total, _ = _column_sums(x)
+    return np.asarray(total, dtype=np.float64).ravel() / max(x.shape[0], 1)
+
+
+def _column_sums(x: sp.spmatrix | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column sum and sum of squares, in float64. A CSR matrix is read in slices of its
+    stored values (duplicates add up as in the matrix they are): no copy of the whole
+    matrix, which ``x.mean(axis=0)`` and ``x.multiply(x)`` would each make."""
     if sp.isspmatrix_csr(x) and x.has_canonical_format:
-        return sp.csr_matrix((x.data * x.data, x.indices, x.indptr), shape=x.shape, copy=False)
-    return x.multiply(x) if sp.issparse(x) else np.multiply(x, x)
+        total = np.zeros(x.shape[1])
+        total_sq = np.zeros(x.shape[1])
+        for lo in range(0, x.nnz, _SUM_CHUNK):
+            idx = x.indices[lo:lo + _SUM_CHUNK]
+            val = x.data[lo:lo + _SUM_CHUNK].astype(np.float64)
+            total += np.bincount(idx, weights=val, minlength=x.shape[1])
+            total_sq += np.bincount(idx, weights=val * val, minlength=x.shape[1])
+        return total, total_sq
+    if sp.issparse(x):  # a canonical copy: the squares must be of the summed values
+        x = sp.csr_matrix(x, copy=True)
+        x.sum_duplicates()
+        return _column_sums(x)
+    x = np.asarray(x, dtype=np.float64)
+    return x.sum(axis=0), (x * x).sum(axis=0)
 
 
 def scale(
