@@ -253,53 +253,22 @@ def _weighted_peak_sums(
         shape=(counts.shape[1] if direct else used_peaks.size, n_genes),
     )
     sub = counts if direct else sp.csr_matrix(counts[:, used_peaks], dtype=np.float32)
-    return _product_in_row_blocks(sub, link)
+    activity = sp.csr_matrix(sub @ link, dtype=np.float32)
+    activity.eliminate_zeros()
+    activity.sort_indices()
+    return activity
 
 
-_PRODUCT_ROWS = 1 << 12  # cells multiplied at once by _product_in_row_blocks
+_COUNT_CHUNK = 1 << 20  # stored values counted at once by _cells_per_gene
 
 
 def _cells_per_gene(activity: sp.csr_matrix) -> np.ndarray:
     """Cells with a stored value per gene (column), counted a slice at a time: ``np.bincount``
     of all indices at once would hold a 64-bit copy of them."""
     out = np.zeros(activity.shape[1], dtype=np.int64)
-    for lo in range(0, activity.nnz, _PRODUCT_ROWS * 256):
-        out += np.bincount(activity.indices[lo:lo + _PRODUCT_ROWS * 256],
-                           minlength=activity.shape[1])
+    for lo in range(0, activity.nnz, _COUNT_CHUNK):
+        out += np.bincount(activity.indices[lo:lo + _COUNT_CHUNK], minlength=activity.shape[1])
     return out
-
-
-def _product_in_row_blocks(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
-    """``a @ b`` (zeros dropped, indices sorted), written into arrays of its exact size.
-
-    SciPy's product first allocates for an upper bound of the stored values (every peak-gene
-    term counted apart, several times the result for distance-weighted activity); here each
-    block of rows is multiplied twice, once to count its values and once to copy them, so
-    the memory held is the result plus one block's product.
-    """
-    n = a.shape[0]
-    blocks = [(lo, min(lo + _PRODUCT_ROWS, n)) for lo in range(0, n, _PRODUCT_ROWS)]
-
-    def block(lo: int, hi: int) -> sp.csr_matrix:
-        out = (a[lo:hi] @ b).tocsr()
-        out.eliminate_zeros()
-        out.sort_indices()
-        return out
-
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    for lo, hi in blocks:
-        indptr[lo + 1:hi + 1] = np.diff(block(lo, hi).indptr)
-    np.cumsum(indptr, out=indptr)
-    index_type = np.int32 if indptr[-1] < np.iinfo(np.int32).max else np.int64
-    indices = np.empty(indptr[-1], dtype=index_type)
-    data = np.empty(indptr[-1], dtype=np.float32)
-    for lo, hi in blocks:
-        part = block(lo, hi)
-        indices[indptr[lo]:indptr[hi]] = part.indices
-        data[indptr[lo]:indptr[hi]] = part.data
-    if index_type is np.int32:
-        indptr = indptr.astype(np.int32)
-    return sp.csr_matrix((data, indices, indptr), shape=(n, b.shape[1]))
 
 
 def _gene_var(ann: pd.DataFrame, kept: np.ndarray, n_peaks: np.ndarray) -> pd.DataFrame:
