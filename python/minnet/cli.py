@@ -264,8 +264,8 @@ def _cmd_links(args: argparse.Namespace) -> int:
         distance_prior=not args.no_distance_prior,
     )
     links.to_csv(args.out, sep="\t", index=False)
-    n_sig = int((links["qvalue"] < 0.05).sum())
-    print(f"Wrote {args.out}: {len(links)} peak-gene pairs, {n_sig} with qvalue < 0.05")
+    n_sig = int((links["qvalue"] < 0.1).sum())
+    print(f"Wrote {args.out}: {len(links)} peak-gene pairs, {n_sig} with qvalue < 0.1")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import metrics, pl, tl
 from .datasets import simulate_multiome
@@ -71,7 +72,7 @@ def run_demo(
 LINK_Q = 0.1  # links called at q < 0.1 in the demo's report and figure
 
 
-def _link_quality(links, truth) -> dict:
+def _link_quality(links: pd.DataFrame, truth: pd.DataFrame) -> dict:
     """AUROC of the link score, links called at q < LINK_Q, their recall and empirical FDR."""
     from sklearn.metrics import roc_auc_score
 
@@ -87,7 +88,7 @@ def _link_quality(links, truth) -> dict:
     return out
 
 
-def _draw_significant_links(links, annotation, path: Path) -> None:
+def _draw_significant_links(links: pd.DataFrame, annotation: pd.DataFrame, path: Path) -> None:
     """The links called at q < LINK_Q around the gene with the most of them (else the best)."""
     called = links[(links["qvalue"] < LINK_Q).to_numpy()]
     if len(called):
