@@ -464,6 +464,20 @@ def test_new_methods_identical_across_matrix_formats(method):
         pd.testing.assert_frame_equal(link_peaks(rb2, ab2, _annotation(), **kw), ref)
 
 
+def _is_true(df: pd.DataFrame, truth: set) -> np.ndarray:
+    """Whether each row's (gene, peak) pair is a true link."""
+    return np.array([(g, p) in truth for g, p in zip(df["gene"], df["peak"], strict=True)],
+                    dtype=bool)
+
+
+@pytest.fixture(scope="module")
+def paired_sim_bulks():
+    """One simulation's paired cells in random one-type mini-bulks, and its true links."""
+    sim = minnet.datasets.simulate_multiome(n_cells=1500, n_batches=1, n_genes=300, seed=11)
+    rb, ab = _simulated_bulks(sim)
+    return sim, rb, ab, set(zip(sim.links["gene"], sim.links["peak"], strict=True))
+
+
 def _simulated_bulks(sim, per_bulk=8, seed=0):
     """Mini-bulks of paired simulated cells: random groups of cells of one cell type."""
     rng = np.random.default_rng(seed)
@@ -484,10 +498,9 @@ def _simulated_bulks(sim, per_bulk=8, seed=0):
 
 
 @pytest.mark.parametrize("method", ["empirical_bayes", "robust", "within"])
-def test_null_calibration_permuted_simulation(method):
+def test_null_calibration_permuted_simulation(method, paired_sim_bulks):
     """No link (ATAC bulks permuted within cell types): uniform p-values, no discovery."""
-    sim = minnet.datasets.simulate_multiome(n_cells=1500, n_batches=1, n_genes=300, seed=11)
-    rb, ab = _simulated_bulks(sim)
+    sim, rb, ab, _ = paired_sim_bulks
     rng = np.random.default_rng(0)
     types = rb.obs["cell_type"].to_numpy()
     perm = np.arange(rb.n_obs)
@@ -507,31 +520,25 @@ def test_null_calibration_permuted_simulation(method):
     assert (df["qvalue"] < 0.1).sum() <= 3
 
 
-def test_robust_finds_more_true_links_than_paper():
+def test_robust_finds_more_true_links_than_paper(paired_sim_bulks):
     """Paired simulated cells: more true links at q < 0.1 than the paper's, FDR no worse.
 
     (Cell-type decoys that share their gene's program stay false discoveries of both: with
     bulks made of random cells of one type, the empirical FDR is ~0.4 for both methods.)
     """
-    sim = minnet.datasets.simulate_multiome(n_cells=1500, n_batches=1, n_genes=300, seed=11)
-    rb, ab = _simulated_bulks(sim)
-    truth = set(zip(sim.links["gene"], sim.links["peak"], strict=True))
+    sim, rb, ab, truth = paired_sim_bulks
     out = {}
     for method in ("spearman", "robust"):
         df = link_peaks(rb, ab, sim.annotation, method=method, progress=False)
-        called = df[df["qvalue"] < 0.1]
-        is_true = np.array([(g, p) in truth for g, p in zip(called["gene"], called["peak"],
-                                                              strict=True)])
+        is_true = _is_true(df[df["qvalue"] < 0.1], truth)
         out[method] = (int(is_true.sum()), 1 - is_true.mean())
-        is_true_all = np.array([(g, p) in truth for g, p in zip(df["gene"], df["peak"],
-                                                                  strict=True)])
-        out[method + "_auc"] = roc_auc_score(is_true_all, -df["pvalue"].fillna(1))
+        out[method + "_auc"] = roc_auc_score(_is_true(df, truth), -df["pvalue"].fillna(1))
     assert out["robust"][0] > 1.3 * out["spearman"][0], out
     assert out["robust"][1] <= out["spearman"][1] + 0.05, out
     assert out["robust_auc"] > out["spearman_auc"] + 0.05, out
 
 
-def test_empirical_bayes_ranks_and_finds_more_true_links():
+def test_empirical_bayes_ranks_and_finds_more_true_links(paired_sim_bulks):
     """Paired simulated cells: the distance-aware posterior ranks true links far better than
     any correlation and finds more of them at q < 0.1 with no more false discoveries.
 
@@ -539,14 +546,11 @@ def test_empirical_bayes_ranks_and_finds_more_true_links():
     empirical FDR of every method is high here; measured: spearman 0.49, robust 0.41,
     empirical_bayes 0.34.)
     """
-    sim = minnet.datasets.simulate_multiome(n_cells=1500, n_batches=1, n_genes=300, seed=11)
-    rb, ab = _simulated_bulks(sim)
-    truth = set(zip(sim.links["gene"], sim.links["peak"], strict=True))
+    sim, rb, ab, truth = paired_sim_bulks
     out = {}
     for method in ("robust", "empirical_bayes"):
         df = link_peaks(rb, ab, sim.annotation, method=method, progress=False)
-        is_true = np.array([(g, p) in truth for g, p in zip(df["gene"], df["peak"],
-                                                            strict=True)])
+        is_true = _is_true(df, truth)
         called = (df["qvalue"] < 0.1).to_numpy()
         out[method] = {
             "auc": roc_auc_score(is_true, df["score"].abs().fillna(0)),
@@ -555,8 +559,7 @@ def test_empirical_bayes_ranks_and_finds_more_true_links():
         }
     flat = link_peaks(rb, ab, sim.annotation, progress=False, distance_prior=False)
     assert flat.attrs["minnet_link_peaks"]["two_groups"]["edges"] == [0]
-    is_true = np.array([(g, p) in truth for g, p in zip(flat["gene"], flat["peak"], strict=True)])
-    out["flat_auc"] = roc_auc_score(is_true, flat["score"].fillna(0))
+    out["flat_auc"] = roc_auc_score(_is_true(flat, truth), flat["score"].fillna(0))
     pd.testing.assert_series_equal(flat["zscore"], df["zscore"])  # the same evidence
     eb, rob = out["empirical_bayes"], out["robust"]
     assert eb["auc"] > out["flat_auc"] + 0.1, out  # the distance prior is what ranks
