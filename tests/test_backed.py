@@ -78,3 +78,34 @@ def test_blocks_refuse_query_scaling_and_tl_embed_points_to_embed_h5ad(small_mod
         backed.file.close()
     with pytest.raises(minnet.MinNetInputError, match="input file"):
         minnet.embed_h5ad(small_model, path, path, "rna")
+
+
+@pytest.mark.parametrize("route", ["gene activity", "lsi"])
+def test_training_reads_backed_files_in_blocks_exactly_as_in_memory(sim, tmp_path, monkeypatch,
+                                                                    route):
+    import minnet.inputs as inputs_module
+
+    # small sample and blocks, so the sampled fit and the block reading are what run
+    monkeypatch.setattr(inputs_module, "FEATURE_SELECTION_CELLS", 300)
+    monkeypatch.setattr(inputs_module, "INPUT_BLOCK_CELLS", 128)
+    rna, atac = sim.rna[:700].copy(), sim.atac[:700].copy()
+    shuffled = np.random.default_rng(0).permutation(atac.n_obs)
+    rna.write_h5ad(tmp_path / "rna.h5ad")
+    atac[shuffled].copy().write_h5ad(tmp_path / "atac.h5ad")  # paired by name, in another order
+    kw = {"modality": "atac", "label_key": "cell_type", "batch_key": "batch", "epochs": 2,
+          "progress": False, "n_hidden": 32, "n_networks": 1, "n_top_features": 120,
+          "annotation": sim.annotation if route == "gene activity" else None}
+    in_memory = minnet.train(rna, atac, **kw)
+    on_disk = [ad.read_h5ad(tmp_path / f, backed="r") for f in ("rna.h5ad", "atac.h5ad")]
+    backed = minnet.train(*on_disk, **kw)
+    query = sim.atac[900:1000]
+    assert backed.features == in_memory.features
+    np.testing.assert_array_equal(backed.embed(query, "atac"), in_memory.embed(query, "atac"))
+    # a view of a backed file (some of its cells) trains on those cells
+    keep = np.arange(700) % 3 > 0
+    part = minnet.train(on_disk[0][keep], on_disk[1][rna.obs_names[keep]], **kw)
+    assert part.summary["n_cells"] == int(keep.sum())
+    expected = minnet.train(rna[keep], atac[keep], **kw)
+    np.testing.assert_array_equal(part.embed(query, "atac"), expected.embed(query, "atac"))
+    for a in on_disk:
+        a.file.close()

@@ -151,3 +151,38 @@ def test_feature_columns_copy_only_a_real_subset():
     assert _feature_columns(x, names, names) is x  # all of them, in order: no copy
     sub = _feature_columns(x, names, ["d", "a"])
     np.testing.assert_array_equal(sub.toarray(), x.toarray()[:, [3, 0]])
+
+
+@pytest.mark.parametrize("modality", ["rna", "atac"])
+def test_large_data_fits_on_a_sample_and_computes_the_input_in_blocks(sim, monkeypatch,
+                                                                      modality):
+    import minnet.inputs as inputs_module
+    from minnet.pp._scale import Standardizer
+
+    monkeypatch.setattr(inputs_module, "FEATURE_SELECTION_CELLS", 400)
+    monkeypatch.setattr(inputs_module, "INPUT_BLOCK_CELLS", 150)
+    data = (sim.rna if modality == "rna" else sim.atac)[:1000]
+    spec, x = InputSpec.fit(data, modality, n_top_features=80, seed=3)  # atac: LSI of peaks
+    # the input of all cells is the fitted spec applied to them, as at embedding
+    assert x.shape == (1000, len(spec.features)) and x.has_sorted_indices
+    whole, _ = spec.model_input(data)
+    np.testing.assert_allclose(x.toarray(), whole.toarray(), rtol=1e-6, atol=1e-7)
+    # the statistics are those of every cell, not of the sample
+    ref = Standardizer.fit(x, None, spec.max_value)
+    np.testing.assert_allclose(spec.scale_mean, ref.mean[0], rtol=1e-6)
+    np.testing.assert_allclose(spec.feature_means,
+                               np.asarray(x.astype(np.float64).mean(axis=0)).ravel(), rtol=1e-9)
+    # the features come from the sample: another seed draws another sample
+    other, _ = InputSpec.fit(data, modality, n_top_features=80, seed=4)
+    assert other.features != spec.features or other.scale_mean != spec.scale_mean
+
+
+def test_stack_rows_keeps_every_block_in_order():
+    from minnet._utils import stack_rows
+
+    rng = np.random.default_rng(0)
+    blocks = [sp.random(n, 7, density=0.3, format="csr", random_state=rng, dtype=np.float32)
+              for n in (3, 0, 5, 1)]
+    stacked = stack_rows(iter(blocks), 7)
+    np.testing.assert_array_equal(stacked.toarray(), sp.vstack(blocks).toarray())
+    assert stacked.dtype == np.float32 and stacked.shape == (9, 7)

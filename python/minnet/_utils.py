@@ -5,8 +5,10 @@ Input checks live in :mod:`minnet.validation`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 import numpy as np
@@ -73,6 +75,45 @@ def to_csr_float32(x: object) -> sp.csr_matrix:
     if sp.issparse(x):
         return sp.csr_matrix(x, dtype=np.float32, copy=True)
     return sp.csr_matrix(np.asarray(x, dtype=np.float32))
+
+
+@contextlib.contextmanager
+def once_per_message() -> Iterator[None]:
+    """Let each of minnet's log messages (by its format string) through once: for work done
+    block by block, whose checks would otherwise repeat for every block."""
+    seen: set[str] = set()
+
+    def first_time(record: logging.LogRecord) -> bool:
+        new = str(record.msg) not in seen
+        seen.add(str(record.msg))
+        return new
+
+    logger.addFilter(first_time)
+    try:
+        yield
+    finally:
+        logger.removeFilter(first_time)
+
+
+def stack_rows(blocks: Iterable[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
+    """Float32 CSR blocks of rows stacked into one matrix, holding the blocks and the result
+    together only block by block (``scipy.sparse.vstack`` holds both whole: twice the size)."""
+    kept = [sp.csr_matrix(b, dtype=np.float32) for b in blocks]
+    nnz = sum(b.nnz for b in kept)
+    n_rows = sum(b.shape[0] for b in kept)
+    index = np.int32 if max(nnz, n_cols) < np.iinfo(np.int32).max else np.int64
+    data, indices = np.empty(nnz, np.float32), np.empty(nnz, index)
+    indptr = np.zeros(n_rows + 1, index)
+    kept.reverse()
+    row = pos = 0
+    while kept:  # copy a block, then let it go
+        b = kept.pop()
+        b.sort_indices()
+        data[pos:pos + b.nnz], indices[pos:pos + b.nnz] = b.data, b.indices
+        indptr[row + 1:row + 1 + b.shape[0]] = b.indptr[1:] + pos
+        row, pos = row + b.shape[0], pos + b.nnz
+        del b
+    return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
 
 
 def get_rep(adata: AnnData, use_rep: str, what: str) -> np.ndarray:

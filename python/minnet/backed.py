@@ -9,8 +9,6 @@ on that cell alone, so the blocks give exactly the in-memory result.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from anndata import AnnData
 
-from ._utils import MinNetInputError, logger, read_h5ad
+from ._utils import MinNetInputError, once_per_message, read_h5ad
 from .model import MinNetModel
 from .validation import Modality, check_key
 
@@ -50,7 +48,7 @@ def embed_chunks(model: MinNetModel, adata: AnnData, modality: Modality,
             "this model (minnet 0.1.0) stores no training statistics, so it scales every query "
             "by its own and cannot embed in blocks; read the file into memory (no backed=) or "
             "retrain with this version.")
-    with _once_per_message():
+    with once_per_message():
         for start in range(0, adata.n_obs, chunk_cells):
             block = adata[start:start + chunk_cells]
             block = block.to_memory() if adata.isbacked else block
@@ -103,21 +101,3 @@ def _record(fh: h5py.File, key: str, modality: str, model: MinNetModel, scaling:
     if "minnet" in uns:
         del uns["minnet"]
     write_elem(uns, "minnet", known)
-
-
-@contextlib.contextmanager
-def _once_per_message() -> Iterator[None]:
-    """Let each of minnet's log messages (by its format string) through once."""
-    seen: set[str] = set()
-
-    def first_time(record: logging.LogRecord) -> bool:
-        new = str(record.msg) not in seen
-        seen.add(str(record.msg))
-        return new
-
-    logger.addFilter(first_time)
-    try:
-        yield
-    finally:
-        logger.removeFilter(first_time)
-

@@ -172,11 +172,12 @@ def _check_files(args: argparse.Namespace) -> None:
     _check_output(args.out, out_kind, inputs)
 
 
-def _read(path: str):
-    """An h5ad input (already checked by :func:`_check_files`) as AnnData."""
+def _read(path: str, backed: bool = False):
+    """An h5ad input (already checked by :func:`_check_files`) as AnnData; ``backed``: left
+    on disk (``read_h5ad(path, backed="r")``) for a reader that reads it block by block."""
     from ._utils import read_h5ad
 
-    return read_h5ad(path)
+    return read_h5ad(path, backed="r" if backed else None)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -198,9 +199,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     settings = {name: getattr(args, name) for name in _train_settings()}
     settings["progress"] = not args.quiet
+    # on disk: the input specs read the counts a block of cells at a time
     model = train(
-        _read(args.rna), _read(args.other), modality=args.modality, layer=args.layer,
-        other_layer=args.other_layer, annotation=args.annotation, normalized=args.normalized,
+        _read(args.rna, backed=True), _read(args.other, backed=True), modality=args.modality,
+        layer=args.layer, other_layer=args.other_layer, annotation=args.annotation,
+        normalized=args.normalized,
         checkpoint=args.out, resume=args.resume, distributed=args.distributed, **settings,
     )
     if args.distributed and int(os.environ.get("RANK", "0")) != 0:

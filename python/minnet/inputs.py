@@ -10,7 +10,7 @@ through it, so a new kind of input (e.g. peaks read directly) is one more branch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,8 +18,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
+from tqdm.auto import tqdm
 
-from ._utils import MinNetInputError, get_matrix, logger, to_csr_float32
+from ._utils import (
+    MinNetInputError,
+    get_matrix,
+    logger,
+    once_per_message,
+    stack_rows,
+    to_csr_float32,
+)
 from .lsi import PeakProjection
 from .pp._features import align_features, select_features
 from .pp._normalize import PEAK_TOTALS, log_normalize_owned, normalized_matrix
@@ -34,9 +42,12 @@ Scaling = Literal["reference", "query"]
 # suspected (a query of fewer, shallower cells misses some genes' peaks).
 PEAK_COVERAGE_SLACK = 0.1
 
-# Distance-weighted gene activity is dense (a 100 kb window gives ~70 % of genes a non-zero
-# value in a typical cell): genes are chosen on at most this many cells, then computed for all.
+# Features (and the LSI projection) are fitted on at most this many cells, then the input is
+# computed for all, a block of INPUT_BLOCK_CELLS at a time: so the memory of fitting does not
+# grow with the cells (distance-weighted gene activity is ~70 % dense, a variable-feature
+# search copies its matrix), and a backed (on-disk) AnnData is never read whole.
 FEATURE_SELECTION_CELLS = 20_000
+INPUT_BLOCK_CELLS = 20_000
 
 
 @dataclass
@@ -99,6 +110,7 @@ class InputSpec:
         seed: int = 0,
         peak_input: PeakInput = "auto",
         n_lsi_components: int = 300,
+        progress: bool = False,
     ) -> tuple[InputSpec, sp.csr_matrix]:
         """Fit the spec on training data; returns it and the training cells' model input.
 
@@ -107,33 +119,72 @@ class InputSpec:
         (per batch) plus ``extra_features``; ADT keeps every protein (or ``extra_features``).
         ATAC peaks become gene activity (with ``annotation``) or, with ``peak_input="lsi"`` or
         no annotation, ``n_lsi_components`` TF-IDF/LSI dimensions (:mod:`minnet.lsi`).
+        Above ``FEATURE_SELECTION_CELLS`` cells the features and the projection are fitted on
+        a random sample of that many (``seed``) and the input is computed in blocks of cells,
+        each as at embedding; ``adata`` may be backed (``read_h5ad(path, backed="r")``).
+        ``progress`` shows a bar over the blocks.
         """
-        ga = gene_activity if modality == "atac" else None
+        options = {"layer": layer, "normalized": normalized, "annotation": annotation,
+                   "gene_activity": gene_activity, "n_top_features": n_top_features,
+                   "extra_features": extra_features, "max_value": max_value, "seed": seed,
+                   "peak_input": peak_input, "n_lsi_components": n_lsi_components}
+        n = adata.n_obs
+        if n <= FEATURE_SELECTION_CELLS:  # fitted and computed on every cell at once
+            return cls._fit_cells(_rows_in_memory(adata, None), modality, batches, options)
+        sample = np.sort(np.random.default_rng(seed).choice(n, FEATURE_SELECTION_CELLS,
+                                                            replace=False))
+        spec, _ = cls._fit_cells(_rows_in_memory(adata, sample), modality,
+                                 None if batches is None else batches[sample], options)
+        logger.info("%s: features chosen on %d of %d cells", modality, sample.size, n)
+        x = stack_rows(spec._input_blocks(adata, layer, normalized, progress),
+                       len(spec.features))
+        spec._fit_statistics(x)
+        return spec, x
+
+    @classmethod
+    def _fit_cells(cls, adata: AnnData, modality: Modality, batches: np.ndarray | None,
+                   options: dict[str, Any]) -> tuple[InputSpec, sp.csr_matrix]:
+        """:meth:`fit` on cells held in memory, all of them at once."""
+        layer, annotation = options["layer"], options["annotation"]
+        ga = options["gene_activity"] if modality == "atac" else None
         params = None if ga is None else ga.as_dict()
-        peaks = modality == "atac" and not normalized and looks_like_peaks(adata.var_names)
+        peaks = (modality == "atac" and not options["normalized"]
+                 and looks_like_peaks(adata.var_names))
+        peak_input, extra = options["peak_input"], options["extra_features"]
         if peaks and (peak_input == "lsi" or (peak_input == "auto" and annotation is None)):
-            return cls._fit_lsi(adata, layer, n_lsi_components, extra_features, max_value, seed)
+            return cls._fit_lsi(adata, layer, options["n_lsi_components"], extra,
+                                options["max_value"], options["seed"])
         from_peaks = peaks and annotation is not None
-        if from_peaks:
-            x, names, feat = _peak_activity(adata, layer, annotation, params, n_top_features,
-                                            batches, extra_features, seed)
+        x, names = modality_matrix(adata, modality, layer, options["normalized"], annotation,
+                                   params, modality)
+        if modality == "adt":
+            feat = list(extra) if extra is not None else list(names)
+            feat = [f for f in feat if f in set(names)]
         else:
-            x, names = modality_matrix(adata, modality, layer, normalized, annotation, params,
-                                       modality)
-            if modality == "adt":
-                feat = list(extra_features) if extra_features is not None else list(names)
-                feat = [f for f in feat if f in set(names)]
-            else:
-                feat = select_features(x, names, n_top_features, batches, extra_features)
+            feat = select_features(x, names, options["n_top_features"], batches, extra)
         x = _feature_columns(x, names, feat)
         ann = None
         if annotation is not None and modality == "atac":
             ann = annotation[annotation["gene_name"].isin(set(feat))].reset_index(drop=True)
-        means = column_means(x).tolist()
-        ref = Standardizer.fit(x, None, max_value)
-        spec = cls(modality, feat, means, float(max_value), ga, ann, from_peaks,
-                   ref.mean[0].tolist(), ref.std[0].tolist())
+        spec = cls(modality, feat, None, float(options["max_value"]), ga, ann, from_peaks)
+        spec._fit_statistics(x)
         return spec, x
+
+    def _fit_statistics(self, x: sp.csr_matrix) -> None:
+        """Each feature's mean and reference scaling over the training cells' input ``x``."""
+        self.feature_means = column_means(x).tolist()
+        ref = Standardizer.fit(x, None, self.max_value)
+        self.scale_mean, self.scale_std = ref.mean[0].tolist(), ref.std[0].tolist()
+
+    def _input_blocks(self, adata: AnnData, layer: str | None, normalized: bool,
+                      progress: bool) -> Iterator[sp.csr_matrix]:
+        """Model input of ``adata`` (in memory or backed), a block of cells at a time."""
+        n, step = adata.n_obs, INPUT_BLOCK_CELLS
+        with once_per_message():  # the blocks' checks and reports, once
+            for start in tqdm(range(0, n, step), desc=f"{self.modality} input", unit="block",
+                              disable=not progress, leave=False):
+                block = _rows_in_memory(adata, slice(start, min(start + step, n)))
+                yield self.model_input(block, layer, normalized, what=f"{self.modality} data")[0]
 
     @classmethod
     def _fit_lsi(cls, adata: AnnData, layer: str | None, n_components: int,
@@ -148,10 +199,9 @@ class InputSpec:
         counts = get_matrix(adata, layer)
         check_counts(counts, "atac peaks")
         proj, x = PeakProjection.fit(counts, list(adata.var_names), n_components, seed)
-        ref = Standardizer.fit(x, None, max_value)
-        spec = cls("atac", proj.feature_names, np.asarray(x.mean(axis=0)).ravel().tolist(),
-                   float(max_value), None, None, False, ref.mean[0].tolist(),
-                   ref.std[0].tolist(), proj)
+        spec = cls("atac", proj.feature_names, None, float(max_value), None, None, False,
+                   peak_projection=proj)
+        spec._fit_statistics(x)
         return spec, x
 
     # --- applying to any data of the modality ----------------------------------------------
@@ -369,25 +419,22 @@ def _feature_columns(x: sp.csr_matrix, names: Sequence[str], feat: Sequence[str]
     return x[:, idx]
 
 
-def _peak_activity(other: AnnData, layer: str | None, annotation: pd.DataFrame, params: dict,
-                   n_top: int, batches: np.ndarray | None, extra: Sequence[str] | None,
-                   seed: int) -> tuple[sp.csr_matrix, pd.Index, list[str]]:
-    """Gene activity of ATAC peaks, highly variable genes chosen on a sample of cells.
+def _rows_in_memory(adata: AnnData, rows: np.ndarray | slice | None) -> AnnData:
+    """``adata`` (``rows=None``) or some of its cells, read into memory when it is backed."""
+    if not adata.isbacked:
+        return adata if rows is None else adata[rows]
+    if not adata.is_view:
+        return (adata if rows is None else adata[rows]).to_memory()
+    # anndata cannot index a view of a backed object again: read the rows from the file
+    import anndata as ad
 
-    Size factors are each cell's total peak counts, so a gene's value does not depend on which
-    other genes were computed: the sample's choice applies unchanged to all cells.
-    """
-    n = other.n_obs
-    if n <= FEATURE_SELECTION_CELLS:
-        y, names = modality_matrix(other, "atac", layer, False, annotation, params, "atac")
-        return y, names, select_features(y, names, n_top, batches, extra)
-    sample = np.sort(np.random.default_rng(seed).choice(n, FEATURE_SELECTION_CELLS,
-                                                        replace=False))
-    ys, names = modality_matrix(other[sample], "atac", layer, False, annotation, params, "atac")
-    feat = select_features(ys, names, n_top, None if batches is None else batches[sample], extra)
-    del ys
-    logger.info("atac: %d genes chosen on %d of %d cells", len(feat), sample.size, n)
-    chosen = annotation[annotation["gene_name"].isin(set(feat))].reset_index(drop=True)
-    y, names = modality_matrix(other, "atac", layer, False, chosen, params, "atac")
-    # a gene seen in the sample is seen in all cells, so every chosen gene is there
-    return y, names, [f for f in feat if f in set(names)]
+    whole = ad.read_h5ad(adata.filename, backed="r")
+    try:
+        at = whole.obs_names.get_indexer(adata.obs_names)
+        at = at if rows is None else at[rows]
+        order = np.argsort(at, kind="stable")  # a backed file is read in increasing rows
+        part = whole[at[order]].to_memory()
+    finally:
+        whole.file.close()
+    part = part[np.argsort(order)]
+    return part if part.n_vars == adata.n_vars else part[:, adata.var_names]

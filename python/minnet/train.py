@@ -245,7 +245,8 @@ def train(
         small, and more threads cost more in synchronisation than they gain (measured: one thread
         is ~10× faster than two on a 2-core machine).
     progress
-        Show a progress bar over epochs.
+        Show progress bars: over epochs, and over the blocks of cells the input of more than
+        20,000 cells is read in.
     checkpoint
         Model file kept up to date during training: rewritten (atomically) whenever the
         validation loss improves, so an interrupted run (Ctrl-C, a killed job) leaves the best
@@ -304,7 +305,7 @@ def train(
         annotation = read_annotation(annotation)
 
     common = {"normalized": normalized, "n_top_features": n_top_features, "batches": batches,
-              "max_value": max_value, "seed": seed}
+              "max_value": max_value, "seed": seed, "progress": progress and ranks.is_main}
     rna_spec, x = InputSpec.fit(rna, "rna", layer=layer, extra_features=features, **common)
     other_spec, y = InputSpec.fit(other, mod, layer=other_layer, annotation=annotation,
                                   gene_activity=ga, extra_features=other_features,

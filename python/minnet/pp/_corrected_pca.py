@@ -20,6 +20,8 @@ from scipy.sparse.linalg import LinearOperator, svds
 
 # ComBat's empirical-Bayes iterations stop at this relative change (as scanpy's _it_sol).
 EB_TOLERANCE = 1e-4
+# rows summed at once for the batch moments (float64 copies of this many rows only)
+MOMENT_ROWS = 1 << 16
 
 
 def corrected_pcs(lognorm: sp.csr_matrix, groups: np.ndarray, n_comps: int, combat: bool,
@@ -43,12 +45,13 @@ def corrected_pcs(lognorm: sp.csr_matrix, groups: np.ndarray, n_comps: int, comb
     -------
     ``n_cells × n_comps`` float32 scores (``U · S``), largest component first.
     """
-    x = sp.csr_matrix(lognorm, dtype=np.float64)
+    x = sp.csr_matrix(lognorm)
     counts, mean, var = _batch_moments(x, groups)
     alpha, beta = (_combat_affine(counts, mean, var) if combat and len(counts) > 1
                    else (np.ones_like(mean), np.zeros_like(mean)))
     a, b = _scaled_affine(counts, mean, var, alpha, beta)
     op = _affine_operator(x, groups, a, b)
+    del x
     v0 = np.random.default_rng(seed).standard_normal(min(op.shape))
     u, s, _ = svds(op, k=n_comps, v0=v0, solver="arpack")
     order = np.argsort(s)[::-1]
@@ -56,14 +59,24 @@ def corrected_pcs(lognorm: sp.csr_matrix, groups: np.ndarray, n_comps: int, comb
 
 
 def _batch_moments(x: sp.csr_matrix, groups: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Cells, and each gene's mean and (population) variance, of every batch."""
+    """Cells, and each gene's mean and (population) variance, of every batch.
+
+    Summed in float64 over blocks of rows: a float64 copy of ``x`` and of its square would
+    each be as large as the matrix again."""
     n_groups = int(groups.max()) + 1
-    onehot = sp.csr_matrix((np.ones(x.shape[0]), (groups, np.arange(x.shape[0]))),
-                           shape=(n_groups, x.shape[0]))
-    counts = np.asarray(onehot.sum(axis=1)).ravel()
-    mean = (onehot @ x).toarray() / counts[:, None]
-    sq = (onehot @ x.multiply(x)).toarray() / counts[:, None]
-    return counts, mean, np.maximum(sq - mean ** 2, 0.0)
+    counts = np.bincount(groups, minlength=n_groups).astype(np.float64)
+    total = np.zeros((n_groups, x.shape[1]))
+    squares = np.zeros((n_groups, x.shape[1]))
+    for lo in range(0, x.shape[0], MOMENT_ROWS):
+        block = sp.csr_matrix(x[lo:lo + MOMENT_ROWS], dtype=np.float64)
+        g = groups[lo:lo + MOMENT_ROWS]
+        onehot = sp.csr_matrix((np.ones(g.size), (g, np.arange(g.size))),
+                               shape=(n_groups, g.size))
+        total += (onehot @ block).toarray()
+        block.data **= 2
+        squares += (onehot @ block).toarray()
+    mean = total / counts[:, None]
+    return counts, mean, np.maximum(squares / counts[:, None] - mean ** 2, 0.0)
 
 
 def _combat_affine(counts: np.ndarray, mean: np.ndarray,
@@ -133,22 +146,24 @@ def _affine_operator(x: sp.csr_matrix, groups: np.ndarray, a: np.ndarray,
                      b: np.ndarray) -> LinearOperator:
     """``Z = X · A_g + B_g`` row by row, as products with the sparse ``X`` only."""
     rows = [np.flatnonzero(groups == g) for g in range(a.shape[0])]
-    parts = [x[r] for r in rows]
+    # each batch's rows in float64 (the products' precision), the only copy of the matrix held
+    parts = [sp.csr_matrix(x[r], dtype=np.float64) for r in rows]
+    shape = x.shape
 
     def matmat(v: np.ndarray) -> np.ndarray:
-        v = v.reshape(x.shape[1], -1)
-        out = np.empty((x.shape[0], v.shape[1]))
+        v = v.reshape(shape[1], -1)
+        out = np.empty((shape[0], v.shape[1]))
         for g, r in enumerate(rows):
             out[r] = parts[g] @ (a[g][:, None] * v) + b[g] @ v
         return out
 
     def rmatmat(u: np.ndarray) -> np.ndarray:
-        u = u.reshape(x.shape[0], -1)
-        out = np.zeros((x.shape[1], u.shape[1]))
+        u = u.reshape(shape[0], -1)
+        out = np.zeros((shape[1], u.shape[1]))
         for g, r in enumerate(rows):
             out += a[g][:, None] * (parts[g].T @ u[r]) + np.outer(b[g], u[r].sum(axis=0))
         return out
 
-    return LinearOperator(x.shape, matvec=lambda v: matmat(v).ravel(),
+    return LinearOperator(shape, matvec=lambda v: matmat(v).ravel(),
                           rmatvec=lambda u: rmatmat(u).ravel(), matmat=matmat,
                           rmatmat=rmatmat, dtype=np.float64)
