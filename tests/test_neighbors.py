@@ -45,6 +45,21 @@ def test_connectivities_match_scanpy():
     assert abs(ours - ref).max() < 1e-4
 
 
+def test_duplicated_cells_get_weight_one_without_overflow_warnings():
+    import warnings
+
+    # cell 0 has an exact copy (cell 1) and its other neighbours all at nearly one distance,
+    # so its bandwidth is tiny: the copy's distance below rho must not overflow exp
+    n, k = 12, 8
+    dist = np.tile(np.r_[0.0, 0.0, 1.0 + 1e-9 * np.arange(k - 2)], (n, 1))
+    idx = np.array([[i, *[(i + j) % n for j in range(1, k)]] for i in range(n)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        conn = fuzzy_connectivities(dist, idx)
+    assert np.isfinite(conn.data).all() and conn.data.max() <= 1.0 + 1e-12
+    assert conn[0, 1] == 1.0
+
+
 def test_knn_puts_each_cell_first_even_with_duplicates():
     x = np.random.default_rng(2).normal(size=(50, 3))
     x[10] = x[11] = x[12]  # identical cells: any of them could come first

@@ -71,8 +71,10 @@ def fuzzy_connectivities(dist: np.ndarray, idx: np.ndarray) -> sp.csr_matrix:
     sigma = np.maximum(sigma, floor)
 
     with np.errstate(divide="ignore", invalid="ignore"):
+        # d < 0 (neighbours closer than the nearest, e.g. duplicated cells) takes weight 1;
+        # clipped first, so its exp is not computed to overflow
         w = np.where(
-            (d <= 0) | (sigma[:, None] == 0), 1.0, np.exp(-d / sigma[:, None])
+            (d <= 0) | (sigma[:, None] == 0), 1.0, np.exp(-np.maximum(d, 0) / sigma[:, None])
         )
     self_loop = idx[:, 1:] == np.arange(n)[:, None]
     w[self_loop] = 0.0

@@ -132,7 +132,9 @@ def train(
     other
         The same cells' second modality: ATAC peak counts (``chr-start-end`` names) or gene
         activity for ``modality="atac"``, protein counts for ``modality="adt"``. Cells are
-        matched by ``obs_names`` in any order.
+        matched by ``obs_names`` in any order. Both may be backed
+        (``anndata.read_h5ad(path, backed="r")``, or a subset of one): their counts are then
+        read 20,000 cells at a time, never whole (README, "Large data").
     modality
         ``"atac"`` or ``"adt"``.
     label_key
