@@ -34,6 +34,18 @@ def test_a_backed_file_embeds_in_blocks_exactly_as_in_memory(small_model, rna_fi
     np.testing.assert_allclose(z, expected, atol=1e-5)
 
 
+def test_a_subset_of_a_backed_file_embeds_in_blocks(small_model, rna_file):
+    path, held = rna_file
+    backed = ad.read_h5ad(path, backed="r")
+    pick = np.random.default_rng(1).permutation(held.n_obs)[:150]  # any order
+    try:  # a view of a backed object cannot be indexed again by anndata: read from the file
+        blocks = list(embed_chunks(small_model, backed[pick], "rna", chunk_cells=40))
+    finally:
+        backed.file.close()
+    np.testing.assert_allclose(np.concatenate([b for _, b in blocks]),
+                               small_model.embed(held[pick], "rna"), atol=1e-5)
+
+
 def test_embed_h5ad_writes_a_copy_with_the_embedding(small_model, rna_file, tmp_path):
     path, held = rna_file
     before = path.read_bytes()

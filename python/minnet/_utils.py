@@ -116,6 +116,27 @@ def stack_rows(blocks: Iterable[sp.csr_matrix], n_cols: int) -> sp.csr_matrix:
     return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
 
 
+def rows_in_memory(adata: AnnData, rows: np.ndarray | slice | None) -> AnnData:
+    """``adata`` (``rows=None``) or some of its cells, read into memory when it is backed."""
+    if not adata.isbacked:
+        return adata if rows is None else adata[rows]
+    if not adata.is_view:
+        return (adata if rows is None else adata[rows]).to_memory()
+    # anndata cannot index a view of a backed object again: read the rows from the file
+    import anndata as ad
+
+    whole = ad.read_h5ad(adata.filename, backed="r")
+    try:
+        at = whole.obs_names.get_indexer(adata.obs_names)
+        at = at if rows is None else at[rows]
+        order = np.argsort(at, kind="stable")  # a backed file is read in increasing rows
+        part = whole[at[order]].to_memory()
+    finally:
+        whole.file.close()
+    part = part[np.argsort(order)]
+    return part if part.n_vars == adata.n_vars else part[:, adata.var_names]
+
+
 def get_rep(adata: AnnData, use_rep: str, what: str) -> np.ndarray:
     """Validated float64 ``adata.obsm[use_rep]`` (2-D, finite), with errors that name the fix."""
     from .validation import check_is_anndata  # here: validation imports this module

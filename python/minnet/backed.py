@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from anndata import AnnData
 
-from ._utils import MinNetInputError, once_per_message, read_h5ad
+from ._utils import MinNetInputError, once_per_message, read_h5ad, rows_in_memory
 from .model import MinNetModel
 from .validation import Modality, check_key
 
@@ -50,8 +50,7 @@ def embed_chunks(model: MinNetModel, adata: AnnData, modality: Modality,
             "retrain with this version.")
     with once_per_message():
         for start in range(0, adata.n_obs, chunk_cells):
-            block = adata[start:start + chunk_cells]
-            block = block.to_memory() if adata.isbacked else block
+            block = rows_in_memory(adata, slice(start, start + chunk_cells))
             yield start, model.embed(block, modality, **kwds)
 
 

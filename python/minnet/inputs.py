@@ -25,6 +25,7 @@ from ._utils import (
     get_matrix,
     logger,
     once_per_message,
+    rows_in_memory,
     stack_rows,
     to_csr_float32,
 )
@@ -130,10 +131,10 @@ class InputSpec:
                    "peak_input": peak_input, "n_lsi_components": n_lsi_components}
         n = adata.n_obs
         if n <= FEATURE_SELECTION_CELLS:  # fitted and computed on every cell at once
-            return cls._fit_cells(_rows_in_memory(adata, None), modality, batches, options)
+            return cls._fit_cells(rows_in_memory(adata, None), modality, batches, options)
         sample = np.sort(np.random.default_rng(seed).choice(n, FEATURE_SELECTION_CELLS,
                                                             replace=False))
-        spec, _ = cls._fit_cells(_rows_in_memory(adata, sample), modality,
+        spec, _ = cls._fit_cells(rows_in_memory(adata, sample), modality,
                                  None if batches is None else batches[sample], options)
         logger.info("%s: features chosen on %d of %d cells", modality, sample.size, n)
         x = stack_rows(spec._input_blocks(adata, layer, normalized, progress),
@@ -183,7 +184,7 @@ class InputSpec:
         with once_per_message():  # the blocks' checks and reports, once
             for start in tqdm(range(0, n, step), desc=f"{self.modality} input", unit="block",
                               disable=not progress, leave=False):
-                block = _rows_in_memory(adata, slice(start, min(start + step, n)))
+                block = rows_in_memory(adata, slice(start, min(start + step, n)))
                 yield self.model_input(block, layer, normalized, what=f"{self.modality} data")[0]
 
     @classmethod
@@ -417,24 +418,3 @@ def _feature_columns(x: sp.csr_matrix, names: Sequence[str], feat: Sequence[str]
     if idx.size == x.shape[1] and np.array_equal(idx, np.arange(idx.size)):
         return x
     return x[:, idx]
-
-
-def _rows_in_memory(adata: AnnData, rows: np.ndarray | slice | None) -> AnnData:
-    """``adata`` (``rows=None``) or some of its cells, read into memory when it is backed."""
-    if not adata.isbacked:
-        return adata if rows is None else adata[rows]
-    if not adata.is_view:
-        return (adata if rows is None else adata[rows]).to_memory()
-    # anndata cannot index a view of a backed object again: read the rows from the file
-    import anndata as ad
-
-    whole = ad.read_h5ad(adata.filename, backed="r")
-    try:
-        at = whole.obs_names.get_indexer(adata.obs_names)
-        at = at if rows is None else at[rows]
-        order = np.argsort(at, kind="stable")  # a backed file is read in increasing rows
-        part = whole[at[order]].to_memory()
-    finally:
-        whole.file.close()
-    part = part[np.argsort(order)]
-    return part if part.n_vars == adata.n_vars else part[:, adata.var_names]
