@@ -363,10 +363,15 @@ def test_scale_py_end_to_end_times_every_phase_of_the_pipeline(tmp_path):
     import subprocess
 
     cmd = [sys.executable, str(BENCH / "scale.py"), "--end-to-end", "--sizes", "1200",
-           "--modes", "cpu", "--schedules", "default,today", "--epochs", "2", "--out-dir",
+           "--modes", "cpu,file", "--schedules", "default,today", "--epochs", "2", "--out-dir",
            str(tmp_path), "--work", str(tmp_path / "work")]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    rows = pd.read_csv(tmp_path / "scale_e2e.csv").set_index("schedule")
+    rows = pd.read_csv(tmp_path / "scale_e2e.csv")
+    # file mode: the same pipeline from backed h5ad files, which are removed afterwards
+    from_files = rows[rows["mode"] == "file"]
+    assert len(from_files) == 2 and (from_files["status"] == "ok").all()
+    assert not list((tmp_path / "work").glob("*.h5ad"))
+    rows = rows[rows["mode"] == "cpu"].set_index("schedule")
     assert (rows["status"] == "ok").all() and (rows["epochs_run"] == 2).all()
     for phase in ("inputs", "graph", "margins", "training", "embedding"):
         assert (rows[f"{phase}_s"] > 0).all(), phase
