@@ -13,8 +13,7 @@ from anndata import AnnData
 
 from .._utils import MinNetInputError, logger
 from ..validation import check_int, check_number, check_unique_names
-
-_DETECT_CHUNK = 1 << 20  # stored values read at once when finding detected features
+from ._scale import column_counts
 
 
 def select_features(
@@ -82,10 +81,7 @@ def _detected(x: sp.spmatrix | np.ndarray) -> np.ndarray:
     ``(x > 0).sum(axis=0)`` would hold a boolean and an integer copy of the whole matrix."""
     if not sp.isspmatrix_csr(x):
         return np.asarray((x > 0).sum(axis=0)).ravel() > 0
-    out = np.zeros(x.shape[1], dtype=bool)
-    for lo in range(0, x.nnz, _DETECT_CHUNK):
-        out[x.indices[lo:lo + _DETECT_CHUNK][x.data[lo:lo + _DETECT_CHUNK] > 0]] = True
-    return out
+    return column_counts(x, positive=True) > 0
 
 
 def _hvg(sc: ModuleType, tmp: AnnData, n_top: int, batch_key: str | None) -> list[str]:

@@ -22,6 +22,7 @@ from minnet.genomics import (
     window_gaps,
 )
 from minnet.pp._normalize import PEAK_TOTALS
+from minnet.pp._scale import column_counts
 from minnet.validation import check_counts, check_int, check_is_anndata, check_number
 
 __all__ = ["gene_activity"]
@@ -125,7 +126,7 @@ def gene_activity(
     activity = _weighted_peak_sums(counts, used_peaks, peak_col, gene_col, weight,
                                    used_genes.size)
     n_peaks = np.bincount(gene_col, minlength=used_genes.size).astype(np.int64)
-    n_cells = _cells_per_gene(activity)
+    n_cells = column_counts(activity)  # cells per gene, without a copy of the indices
     keep = n_cells >= min_cells
     if used_genes.size and not keep.any():
         raise MinNetInputError(
@@ -257,18 +258,6 @@ def _weighted_peak_sums(
     activity.eliminate_zeros()
     activity.sort_indices()
     return activity
-
-
-_COUNT_CHUNK = 1 << 20  # stored values counted at once by _cells_per_gene
-
-
-def _cells_per_gene(activity: sp.csr_matrix) -> np.ndarray:
-    """Cells with a stored value per gene (column), counted a slice at a time: ``np.bincount``
-    of all indices at once would hold a 64-bit copy of them."""
-    out = np.zeros(activity.shape[1], dtype=np.int64)
-    for lo in range(0, activity.nnz, _COUNT_CHUNK):
-        out += np.bincount(activity.indices[lo:lo + _COUNT_CHUNK], minlength=activity.shape[1])
-    return out
 
 
 def _gene_var(ann: pd.DataFrame, kept: np.ndarray, n_peaks: np.ndarray) -> pd.DataFrame:

@@ -96,7 +96,20 @@ class Standardizer:
         return out.astype(np.float32, copy=False)
 
 
-_SUM_CHUNK = 1 << 20  # stored values summed at once by _column_sums
+_STORED_CHUNK = 1 << 20  # stored values of a CSR matrix read at once by the column reductions
+
+
+def column_counts(x: sp.csr_matrix, positive: bool = False) -> np.ndarray:
+    """Stored values (``positive``: positive ones) per column of a CSR matrix, counted a slice
+    of the stored values at a time: ``np.bincount`` of all indices at once, or ``(x > 0)``,
+    would hold a copy of the whole matrix's indices."""
+    out = np.zeros(x.shape[1], dtype=np.int64)
+    for lo in range(0, x.nnz, _STORED_CHUNK):
+        idx = x.indices[lo:lo + _STORED_CHUNK]
+        if positive:
+            idx = idx[x.data[lo:lo + _STORED_CHUNK] > 0]
+        out += np.bincount(idx, minlength=x.shape[1])
+    return out
 
 
 def column_means(x: sp.spmatrix | np.ndarray) -> np.ndarray:
@@ -112,9 +125,9 @@ def _column_sums(x: sp.spmatrix | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if sp.isspmatrix_csr(x) and x.has_canonical_format:
         total = np.zeros(x.shape[1])
         total_sq = np.zeros(x.shape[1])
-        for lo in range(0, x.nnz, _SUM_CHUNK):
-            idx = x.indices[lo:lo + _SUM_CHUNK]
-            val = x.data[lo:lo + _SUM_CHUNK].astype(np.float64)
+        for lo in range(0, x.nnz, _STORED_CHUNK):
+            idx = x.indices[lo:lo + _STORED_CHUNK]
+            val = x.data[lo:lo + _STORED_CHUNK].astype(np.float64)
             total += np.bincount(idx, weights=val, minlength=x.shape[1])
             total_sq += np.bincount(idx, weights=val * val, minlength=x.shape[1])
         return total, total_sq
