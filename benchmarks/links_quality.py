@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import false_discovery_control
 
 import minnet
 from minnet import tl
@@ -88,32 +89,6 @@ def _oracle(rna, atac):
     return atac
 
 
-def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values."""
-    n = len(p)
-    order = np.argsort(p)
-    q = p[order] * n / np.arange(1, n + 1)
-    q = np.minimum.accumulate(q[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
-def _only_pairs(links: pd.DataFrame, keep: np.ndarray, method: str) -> pd.DataFrame:
-    """The ``keep`` rows, q-values over them: BH, or for ``empirical_bayes`` the Bayesian FDR
-    (mean ``1 - score`` of the kept pairs scoring at least as high)."""
-    links = links[keep].copy()
-    if method != "empirical_bayes":
-        links["qvalue"] = _bh(links["pvalue"].fillna(1).to_numpy())
-        return links
-    lfdr = 1 - links["score"].fillna(0).to_numpy()
-    order = np.argsort(lfdr, kind="stable")
-    q = np.empty(lfdr.size)
-    q[order] = np.cumsum(lfdr[order]) / np.arange(1, lfdr.size + 1)
-    links["qvalue"] = q
-    return links
-
-
 def _signac_lib() -> str | None:
     lib = os.environ.get("MINNET_SIGNAC_LIB")
     if lib:
@@ -152,7 +127,7 @@ def _signac_links(rna, atac, annotation: pd.DataFrame, distance: int = 150_000,
             raise RuntimeError(f"LinkPeaks failed:\n{res.stderr[-3000:]}")
         links = pd.read_csv(d / "links.csv")
         secs = float((d / "seconds.txt").read_text())
-    links["qvalue"] = _bh(links["pvalue"].to_numpy())
+    links["qvalue"] = false_discovery_control(links["pvalue"].to_numpy())  # BH
     return links, secs
 
 
@@ -252,7 +227,7 @@ def _snare(path: Path, methods: list[str], n_bulks: int, seed: int, q: float = 0
             own = np.array(
                 [(g, p) in assigned for g, p in zip(links["gene"], links["peak"], strict=True)]
             )
-            links = _only_pairs(links, own, method)
+            links = tl.subset_links(links, own)
             sig = links[(links["qvalue"] < q).to_numpy()]
             called[(name, method)] = set(zip(sig["gene"], sig["peak"], strict=True))
             pvals[(name, method)] = dict(

@@ -220,6 +220,31 @@ def test_genes_argument_restricts():
     assert set(df["gene"]) == {"G2"}
 
 
+@pytest.mark.parametrize("method", ["spearman", "empirical_bayes"])
+def test_subset_links_recomputes_qvalues_over_the_kept_rows(method):
+    rb, ab = _bulks(n=25, seed=1, n_bg=400)
+    df = link_peaks(rb, ab, _annotation(), distance=50_000, method=method, progress=False)
+    keep = (df["gene"] != "G1").to_numpy()
+    before = df.copy()
+    sub = minnet.tl.subset_links(df, keep)
+    pd.testing.assert_frame_equal(df, before)  # the caller's table is untouched
+    assert len(sub) == keep.sum() and sub.attrs == df.attrs
+    pd.testing.assert_frame_equal(sub.drop(columns="qvalue"),
+                                  df[keep].drop(columns="qvalue").reset_index(drop=True))
+    if method == "spearman":  # BH over the kept p-values only
+        expected = false_discovery_control(sub["pvalue"].to_numpy(), method="bh")
+    else:  # the Bayesian FDR of the kept posteriors
+        expected = minnet.tl._link_prior.bayes_fdr(sub["score"].to_numpy())
+    np.testing.assert_allclose(sub["qvalue"], expected, rtol=1e-12)
+    assert not np.allclose(sub["qvalue"], df.loc[keep, "qvalue"])  # not the full table's
+    with pytest.raises(MinNetInputError, match="boolean mask"):
+        minnet.tl.subset_links(df, np.flatnonzero(keep))
+    bare = df.copy()
+    bare.attrs = {}
+    with pytest.raises(MinNetInputError, match="attrs"):
+        minnet.tl.subset_links(bare, keep)
+
+
 def test_zero_variance_gene_dropped(caplog):
     rb, ab = _bulks(g3_constant=True)
     with caplog.at_level(logging.INFO, logger="minnet"):

@@ -2,7 +2,7 @@
 
 from ._cluster import cluster
 from ._embed import embed
-from ._links import link_peaks, link_peaks_by_group
+from ._links import link_peaks, link_peaks_by_group, subset_links
 from ._match import match_cells
 from ._minibulk import minibulk
 from ._pipeline import peak_gene_links
@@ -18,5 +18,6 @@ __all__ = [
     "minibulk",
     "peak_gene_links",
     "smooth",
+    "subset_links",
     "transfer_labels",
 ]

@@ -552,10 +552,41 @@ def _link_table(
     return table, fit
 
 
-def _only_genes(links: pd.DataFrame, genes: pd.Series) -> pd.DataFrame:
-    """The rows of ``genes`` of an ``"empirical_bayes"`` table, q-values over these rows."""
-    out = links[links["gene"].isin(genes).to_numpy()].reset_index(drop=True)
-    out["qvalue"] = bayes_fdr(out["score"].to_numpy())
+def subset_links(links: pd.DataFrame, rows: np.ndarray | pd.Series) -> pd.DataFrame:
+    """Some rows of a links table, their q-values recomputed over those rows alone.
+
+    Use it to test a chosen set of pairs (e.g. each peak with the gene it was assigned to):
+    restricting the table first and then reading its q-values would count the multiple
+    testing of every pair. The method in ``links.attrs["minnet_link_peaks"]`` decides how:
+    ``"empirical_bayes"`` keeps every pair's posterior (``score``, fitted on all pairs) and
+    recomputes the Bayesian FDR; the others apply Benjamini–Hochberg to ``pvalue``.
+
+    Parameters
+    ----------
+    links
+        A table from :func:`link_peaks` or :func:`peak_gene_links` (not modified).
+    rows
+        Boolean mask over the table's rows.
+
+    Returns
+    -------
+    The kept rows (index reset) with their new ``qvalue``; ``attrs`` are carried over.
+    """
+    params = links.attrs.get("minnet_link_peaks")
+    if not params or "method" not in params:
+        raise MinNetInputError(
+            "links.attrs['minnet_link_peaks'] is missing: pass a table made by "
+            "minnet.tl.link_peaks or peak_gene_links (its attrs record the method).")
+    mask = np.asarray(rows)
+    if mask.dtype != bool or mask.shape != (len(links),):
+        raise MinNetInputError(
+            f"rows must be a boolean mask of the table's {len(links)} rows, got "
+            f"{mask.dtype} of shape {mask.shape}.")
+    out = links[mask].reset_index(drop=True)
+    if params["method"] == "empirical_bayes":
+        out["qvalue"] = bayes_fdr(out["score"].to_numpy(dtype=np.float64))
+    else:
+        out["qvalue"] = _bh(out["pvalue"].to_numpy(dtype=np.float64))
     out.attrs = links.attrs
     return out
 
@@ -711,7 +742,7 @@ def link_peaks(
         every = link_peaks(rna_bulk, atac_bulk, annotation, distance, method, None,
                            n_background, min_bulks, seed, layer, atac_layer, progress, groupby,
                            distance_prior)
-        return _only_genes(every, ann["gene_name"])
+        return subset_links(every, every["gene"].isin(ann["gene_name"]).to_numpy())
     pairs = peaks_near_genes(peaks, ann, distance)
 
     within, robust = method in WITHIN_METHODS, method in ROBUST_METHODS
