@@ -221,3 +221,50 @@ def test_unit_norm_is_stored_and_files_without_it_read_as_before(lsi_model, sim,
     assert not back.inputs["atac"].peak_projection.unit_norm
     assert not np.allclose(back.embed(sim.atac[:20], "atac"), lsi_model.embed(sim.atac[:20],
                                                                                 "atac"))
+
+
+def test_unpaired_cells_take_part_in_the_projection_but_not_in_the_input():
+    rng = np.random.default_rng(2)
+    dense = rng.poisson(0.5, size=(60, 40)).astype(np.float32)
+    dense[:, 39] = 0
+    counts = sp.csr_matrix(dense)
+    more = rng.poisson(0.5, size=(30, 40)).astype(np.float32)
+    more[:, 39] += 3  # a peak open in the unpaired cells only
+    peaks = [f"chr1-{i * 100 + 1}-{i * 100 + 50}" for i in range(40)]
+    alone, _ = PeakProjection.fit(counts, peaks, n_components=5)
+    both, train_input = PeakProjection.fit(counts, peaks, n_components=5, unpaired=more)
+    assert peaks[39] not in alone.peaks and peaks[39] in both.peaks  # idf defined by them
+    detected = ((counts.toarray() > 0).sum(axis=0) + (more > 0).sum(axis=0))
+    np.testing.assert_allclose(both.idf, 90 / detected[[peaks.index(p) for p in both.peaks]],
+                               rtol=1e-6)
+    assert train_input.shape == (60, 5)  # the training cells' input only, as embedded later
+    np.testing.assert_allclose(both.transform(counts, peaks).toarray(), train_input.toarray(),
+                               atol=1e-5)
+
+
+def test_query_aware_mode_fits_the_projection_on_the_query_atac_too(sim, sim_split, caplog):
+    train = np.flatnonzero(sim_split)[:300]
+    query = np.flatnonzero(~sim_split)[:200]
+    kw = {"epochs": 1, "progress": False, "n_lsi_components": 10, "n_networks": 1}
+    ref = minnet.train(sim.rna[train], sim.atac[train], "atac", **kw)
+    # the query's peaks called apart (shifted by 20 bp): mapped onto the training peaks
+    shifted = [f"{c}-{s + 20}-{e + 20}" for c, s, e in map(_parts, sim.atac.var_names)]
+    aq = _renamed(sim.atac[query], shifted)
+    with caplog.at_level(logging.INFO, logger="minnet"):
+        qa = minnet.train(sim.rna[train], sim.atac[train], "atac",
+                          query={"rna": sim.rna[query], "atac": aq}, **kw)
+    assert "fitted on 500 cells (200 unpaired)" in caplog.text
+    mapped, _ = minnet.genomics.mapped_counts(
+        aq.X, minnet.genomics.map_peaks(list(aq.var_names), list(sim.atac.var_names)))
+    counts = sp.vstack([sim.atac[train].X, mapped]).tocsr()
+    proj = qa.inputs["atac"].peak_projection
+    cols = pd.Index(sim.atac.var_names).get_indexer(proj.peaks)
+    detected = np.asarray((counts[:, cols] > 0).sum(axis=0)).ravel()
+    np.testing.assert_allclose(proj.idf, 500 / detected, rtol=1e-6)
+    before = ref.inputs["atac"].peak_projection
+    shared = pd.Index(before.peaks).get_indexer(proj.peaks)
+    assert not np.allclose(proj.idf[shared >= 0], before.idf[shared[shared >= 0]])
+    rna_only = minnet.train(sim.rna[train], sim.atac[train], "atac",
+                            query={"rna": sim.rna[query]}, **kw)  # no query ATAC: as before
+    np.testing.assert_array_equal(rna_only.inputs["atac"].peak_projection.components,
+                                  ref.inputs["atac"].peak_projection.components)

@@ -29,6 +29,7 @@ from ._utils import (
     stack_rows,
     to_csr_float32,
 )
+from .genomics import map_peaks, mapped_counts
 from .lsi import PeakProjection
 from .pp._features import align_features, select_features
 from .pp._normalize import PEAK_TOTALS, log_normalize_owned, normalized_matrix
@@ -112,6 +113,7 @@ class InputSpec:
         peak_input: PeakInput = "auto",
         n_lsi_components: int = 300,
         progress: bool = False,
+        unpaired: AnnData | None = None,
     ) -> tuple[InputSpec, sp.csr_matrix]:
         """Fit the spec on training data; returns it and the training cells' model input.
 
@@ -123,12 +125,16 @@ class InputSpec:
         Above ``FEATURE_SELECTION_CELLS`` cells the features and the projection are fitted on
         a random sample of that many (``seed``) and the input is computed in blocks of cells,
         each as at embedding; ``adata`` may be backed (``read_h5ad(path, backed="r")``).
-        ``progress`` shows a bar over the blocks.
+        ``progress`` shows a bar over the blocks. ``unpaired``: cells of the same modality
+        without partners (the query-aware mode's query; raw counts in ``layer``, peaks mapped
+        onto the training cells' by overlap); the LSI projection is fitted on them too (at
+        most ``FEATURE_SELECTION_CELLS`` of them), other inputs ignore them.
         """
         options = {"layer": layer, "normalized": normalized, "annotation": annotation,
                    "gene_activity": gene_activity, "n_top_features": n_top_features,
                    "extra_features": extra_features, "max_value": max_value, "seed": seed,
-                   "peak_input": peak_input, "n_lsi_components": n_lsi_components}
+                   "peak_input": peak_input, "n_lsi_components": n_lsi_components,
+                   "unpaired": _sampled(unpaired, seed)}
         n = adata.n_obs
         if n <= FEATURE_SELECTION_CELLS:  # fitted and computed on every cell at once
             return cls._fit_cells(rows_in_memory(adata, None), modality, batches, options)
@@ -154,7 +160,7 @@ class InputSpec:
         peak_input, extra = options["peak_input"], options["extra_features"]
         if peaks and (peak_input == "lsi" or (peak_input == "auto" and annotation is None)):
             return cls._fit_lsi(adata, layer, options["n_lsi_components"], extra,
-                                options["max_value"], options["seed"])
+                                options["max_value"], options["seed"], options["unpaired"])
         from_peaks = peaks and annotation is not None
         x, names = modality_matrix(adata, modality, layer, options["normalized"], annotation,
                                    params, modality)
@@ -189,9 +195,10 @@ class InputSpec:
 
     @classmethod
     def _fit_lsi(cls, adata: AnnData, layer: str | None, n_components: int,
-                 extra_features: Sequence[str] | None, max_value: float,
-                 seed: int) -> tuple[InputSpec, sp.csr_matrix]:
-        """The spec of ATAC peaks used through their LSI projection."""
+                 extra_features: Sequence[str] | None, max_value: float, seed: int,
+                 unpaired: AnnData | None = None) -> tuple[InputSpec, sp.csr_matrix]:
+        """The spec of ATAC peaks used through their LSI projection (fitted on ``unpaired``'s
+        cells too)."""
         if extra_features:
             raise MinNetInputError(
                 "other_features names genes or proteins to keep, but these ATAC peaks are used "
@@ -199,7 +206,9 @@ class InputSpec:
                 "unset (or pass gene activity / annotation= to use genes).")
         counts = get_matrix(adata, layer)
         check_counts(counts, "atac peaks")
-        proj, x = PeakProjection.fit(counts, list(adata.var_names), n_components, seed)
+        peaks = list(adata.var_names)
+        more = None if unpaired is None else _counts_on_peaks(unpaired, layer, peaks)
+        proj, x = PeakProjection.fit(counts, peaks, n_components, seed, more)
         spec = cls("atac", proj.feature_names, None, float(max_value), None, None, False,
                    peak_projection=proj)
         spec._fit_statistics(x)
@@ -358,6 +367,31 @@ class InputSpec:
             None if mean is None else [float(v) for v in mean],
             None if std is None else [float(v) for v in std],
         )
+
+
+def _sampled(adata: AnnData | None, seed: int) -> AnnData | None:
+    """``adata`` in memory, or a random ``FEATURE_SELECTION_CELLS`` of its cells if more."""
+    if adata is None:
+        return None
+    n = adata.n_obs
+    if n <= FEATURE_SELECTION_CELLS:
+        return rows_in_memory(adata, None)
+    # a stream of its own: the training cells' sample stays the one drawn without a query
+    rows = np.sort(np.random.default_rng([seed, 1]).choice(n, FEATURE_SELECTION_CELLS,
+                                                           replace=False))
+    return rows_in_memory(adata, rows)
+
+
+def _counts_on_peaks(adata: AnnData, layer: str | None, peaks: Sequence[str]) -> sp.csr_matrix:
+    """Counts of ``adata``'s cells on ``peaks``, its own peaks mapped onto them by overlap."""
+    counts = get_matrix(adata, layer)
+    check_counts(counts, "unpaired atac peaks")
+    mapping = map_peaks(list(adata.var_names), peaks)
+    if mapping.identical:
+        return to_csr_float32(counts)
+    logger.info("unpaired atac cells: their peaks overlap %.0f%% of the training peaks",
+                100 * mapping.model_peaks_covered)
+    return mapped_counts(counts, mapping)[0]
 
 
 def looks_like_peaks(var_names: Sequence[str]) -> bool:

@@ -65,14 +65,21 @@ class PeakProjection:
 
     @classmethod
     def fit(cls, counts: sp.spmatrix | np.ndarray, peaks: Sequence[str], n_components: int = 300,
-            seed: int = 0) -> tuple[PeakProjection, sp.csr_matrix]:
+            seed: int = 0, unpaired: sp.spmatrix | np.ndarray | None = None,
+            ) -> tuple[PeakProjection, sp.csr_matrix]:
         """Fit on training cells' peak counts; returns the projection and their input.
 
-        Peaks no training cell has are left out (their idf is undefined). Fewer cells or
-        peaks than ``n_components`` give fewer dimensions (with a warning).
+        Peaks no cell has are left out (their idf is undefined). Fewer cells or peaks than
+        ``n_components`` give fewer dimensions (with a warning). ``unpaired``: more cells'
+        counts on the same peaks (the query-aware mode's query), used for the idf and the
+        singular vectors too, so that directions along which the query's libraries vary are
+        kept; only the training cells' input is returned.
         """
         check_int(n_components, "n_components", 2)
         x = to_csr_float32(counts)
+        n_train = x.shape[0]
+        if unpaired is not None:
+            x = sp.vstack([x, to_csr_float32(unpaired)], format="csr")
         detected = np.asarray((x > 0).sum(axis=0)).ravel()
         keep = np.flatnonzero(detected > 0)
         x = x[:, keep]
@@ -81,8 +88,9 @@ class PeakProjection:
         tfidf = _tfidf(x, idf)
         _, _, vt = randomized_svd(tfidf, n_components + 1, random_state=seed)
         proj = cls([str(peaks[i]) for i in keep], idf, vt[1:].astype(np.float32), unit_norm=True)
-        logger.info("atac: %d LSI dimensions of %d peaks", n_components, keep.size)
-        return proj, proj._project(x)
+        logger.info("atac: %d LSI dimensions of %d peaks fitted on %d cells (%d unpaired)",
+                    n_components, keep.size, x.shape[0], x.shape[0] - n_train)
+        return proj, proj._project(x[:n_train])
 
     def transform(self, counts: sp.spmatrix | np.ndarray, peaks: Sequence[str],
                   min_overlap: float = 0.3, what: str = "atac data") -> sp.csr_matrix:

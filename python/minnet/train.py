@@ -204,6 +204,8 @@ def train(
         every step pulls the query's RNA and other-modality embeddings onto each other (MMD)
         and trains each query modality on its own confident predictions (self-training), so
         the model adapts to the query's libraries; embed the query with the returned model.
+        ATAC peaks through their LSI projection: the query's ATAC cells take part in fitting
+        it (idf and singular vectors; BENCHMARKS.md, "Real data").
         ``None`` (default): reference-only, a cell's embedding never depends on a query.
     query_weight
         Weight of the query cells' label-free loss.
@@ -309,10 +311,11 @@ def train(
     common = {"normalized": normalized, "n_top_features": n_top_features, "batches": batches,
               "max_value": max_value, "seed": seed, "progress": progress and ranks.is_main}
     rna_spec, x = InputSpec.fit(rna, "rna", layer=layer, extra_features=features, **common)
+    query = _query_dict(query, mod)
     other_spec, y = InputSpec.fit(other, mod, layer=other_layer, annotation=annotation,
                                   gene_activity=ga, extra_features=other_features,
                                   peak_input=peak_input, n_lsi_components=n_lsi_components,
-                                  **common)
+                                  unpaired=None if query is None else query.get(mod), **common)
     logger.info("features: %d rna, %d %s", x.shape[1], y.shape[1], mod)
 
     rng = np.random.default_rng(seed)
@@ -444,10 +447,9 @@ QUERY_CELLS_PER_STEP = 128
 QUERY_SEED_STREAM = 7
 
 
-def _query_cells(query: dict[str, AnnData] | MuData | None, inputs: dict[str, InputSpec],
-                 mod: str, layer: str | None, other_layer: str | None, normalized: bool,
-                 weight: float, seed: int) -> QueryCells | None:
-    """The query-aware mode's unpaired cells as model input (scaled as any query is)."""
+def _query_dict(query: dict[str, AnnData] | MuData | None, mod: str
+                ) -> dict[str, AnnData] | None:
+    """The query-aware mode's unpaired cells by modality, checked (a MuData split)."""
     if query is None:
         return None
     if is_mudata(query):
@@ -458,10 +460,21 @@ def _query_cells(query: dict[str, AnnData] | MuData | None, inputs: dict[str, In
         raise MinNetInputError(
             f"query must be a dict with keys 'rna' and/or {mod!r} (unpaired AnnData objects) "
             f"or a MuData; got {keys}.")
+    for name, cells in query.items():
+        check_anndata(cells, f"query[{name!r}]")
+    return query
+
+
+def _query_cells(query: dict[str, AnnData] | None, inputs: dict[str, InputSpec],
+                 mod: str, layer: str | None, other_layer: str | None, normalized: bool,
+                 weight: float, seed: int) -> QueryCells | None:
+    """The query-aware mode's unpaired cells (:func:`_query_dict`) as model input (scaled as
+    any query is)."""
+    if query is None:
+        return None
     cells = {}
     for i, name in enumerate(("rna", mod)):
         if name in query:
-            check_anndata(query[name], f"query[{name!r}]")
             spec = inputs[name]
             x, _ = spec.model_input(query[name], layer if i == 0 else other_layer, normalized,
                                     what=f"query[{name!r}]")

@@ -170,7 +170,8 @@ print.MinNetModel <- function(x, ...) {
 #'   `list(rna = <Seurat>, atac = <Seurat>)` (or `adt =`; either may be left out), read from
 #'   `rna.assay` / `other.assay` and `slot`. Training then also aligns the query's two
 #'   modalities (MMD) and trains on their confident predictions, so the model adapts to the
-#'   query's libraries; embed them afterwards with [RunMinNet()]. `NULL` (default):
+#'   query's libraries (ATAC peaks without an annotation: the query's ATAC cells also take
+#'   part in fitting the LSI projection); embed them afterwards with [RunMinNet()]. `NULL` (default):
 #'   reference-only, each cell's embedding independent of any query.
 #' @param ... Further arguments of the core's `minnet.train`, in R (`n.hidden`) or Python
 #'   (`n_hidden`) spelling, e.g. `n_hidden`, `margin`, `lr`, `batch_size`, `device`;
