@@ -134,7 +134,7 @@ class InputSpec:
                    "gene_activity": gene_activity, "n_top_features": n_top_features,
                    "extra_features": extra_features, "max_value": max_value, "seed": seed,
                    "peak_input": peak_input, "n_lsi_components": n_lsi_components,
-                   "unpaired": _sampled(unpaired, seed)}
+                   "unpaired": unpaired}
         n = adata.n_obs
         if n <= FEATURE_SELECTION_CELLS:  # fitted and computed on every cell at once
             return cls._fit_cells(rows_in_memory(adata, None), modality, batches, options)
@@ -207,7 +207,8 @@ class InputSpec:
         counts = get_matrix(adata, layer)
         check_counts(counts, "atac peaks")
         peaks = list(adata.var_names)
-        more = None if unpaired is None else _counts_on_peaks(unpaired, layer, peaks)
+        more = None if unpaired is None else _counts_on_peaks(_sampled(unpaired, seed), layer,
+                                                              peaks)
         proj, x = PeakProjection.fit(counts, peaks, n_components, seed, more)
         spec = cls("atac", proj.feature_names, None, float(max_value), None, None, False,
                    peak_projection=proj)

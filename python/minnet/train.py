@@ -310,8 +310,8 @@ def train(
 
     common = {"normalized": normalized, "n_top_features": n_top_features, "batches": batches,
               "max_value": max_value, "seed": seed, "progress": progress and ranks.is_main}
+    query = _query_dict(query, mod)  # checked before any fitting
     rna_spec, x = InputSpec.fit(rna, "rna", layer=layer, extra_features=features, **common)
-    query = _query_dict(query, mod)
     other_spec, y = InputSpec.fit(other, mod, layer=other_layer, annotation=annotation,
                                   gene_activity=ga, extra_features=other_features,
                                   peak_input=peak_input, n_lsi_components=n_lsi_components,
