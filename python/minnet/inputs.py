@@ -138,8 +138,7 @@ class InputSpec:
         n = adata.n_obs
         if n <= FEATURE_SELECTION_CELLS:  # fitted and computed on every cell at once
             return cls._fit_cells(rows_in_memory(adata, None), modality, batches, options)
-        sample = np.sort(np.random.default_rng(seed).choice(n, FEATURE_SELECTION_CELLS,
-                                                            replace=False))
+        sample = _sample_rows(n, np.random.default_rng(seed))
         spec, _ = cls._fit_cells(rows_in_memory(adata, sample), modality,
                                  None if batches is None else batches[sample], options)
         logger.info("%s: features chosen on %d of %d cells", modality, sample.size, n)
@@ -374,13 +373,15 @@ def _sampled(adata: AnnData | None, seed: int) -> AnnData | None:
     """``adata`` in memory, or a random ``FEATURE_SELECTION_CELLS`` of its cells if more."""
     if adata is None:
         return None
-    n = adata.n_obs
-    if n <= FEATURE_SELECTION_CELLS:
+    if adata.n_obs <= FEATURE_SELECTION_CELLS:
         return rows_in_memory(adata, None)
     # a stream of its own: the training cells' sample stays the one drawn without a query
-    rows = np.sort(np.random.default_rng([seed, 1]).choice(n, FEATURE_SELECTION_CELLS,
-                                                           replace=False))
-    return rows_in_memory(adata, rows)
+    return rows_in_memory(adata, _sample_rows(adata.n_obs, np.random.default_rng([seed, 1])))
+
+
+def _sample_rows(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``FEATURE_SELECTION_CELLS`` distinct rows of ``n``, in increasing order."""
+    return np.sort(rng.choice(n, FEATURE_SELECTION_CELLS, replace=False))
 
 
 def _counts_on_peaks(adata: AnnData, layer: str | None, peaks: Sequence[str]) -> sp.csr_matrix:
