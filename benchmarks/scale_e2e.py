@@ -21,7 +21,8 @@ skipped without one), ``file`` (one process, one thread, the data read from h5ad
 ``read_h5ad(path, backed="r")``, so the counts are never held whole; the files are written tile
 by tile — one simulation of 100,000 cells, its counts resampled for every further 100,000 —
 so that the simulator, which needs ~22 GB at 1M cells, never holds more than one tile; scored
-on the first tile's held-out cells; the files are removed after the run). ``cpu`` and ``ddp2``
+on the first tile's held-out cells; the files are removed after the run), ``ddp2-file`` (``ddp2``
+reading such files: rank 0 writes them, the other rank waits for them). ``cpu`` and ``ddp2``
 skip sizes above 300,000 cells (the simulation would not fit in memory here). Schedules:
 ``default`` (the package's defaults) and ``today`` (0.1's training schedule: mini-batches of
 64, lr 1e-3, 60 epochs, patience 10). Training throughput is
@@ -119,8 +120,8 @@ def run_child(n: int, mode: str, schedule: str, epochs: int | None = None,
     t_mod = importlib.import_module("minnet.train")
     phases = Phases()
     with phases.phase("simulate"):
-        if mode == "file":  # written to h5ad tile by tile, read back on disk (backed)
-            files, annotation, n_scored = _tiled_files(n, Path(work))
+        if mode in FILE_MODES:  # written to h5ad tile by tile, read back on disk (backed)
+            files, annotation, n_scored = _data_files(n, Path(work), mode)
             rna, atac, rna_q, atac_q = (anndata.read_h5ad(files[k], backed="r") for k in PARTS)
         else:
             sim = minnet.datasets.simulate_multiome(n_cells=n, n_batches=4, n_cell_types=10,
@@ -142,7 +143,7 @@ def run_child(n: int, mode: str, schedule: str, epochs: int | None = None,
     phases.wrap(t_mod, "GraphDistances", "margins")
     phases.wrap(t_mod, "fit", "training")
     kwargs = {**(TODAY if schedule == "today" else {}), "n_networks": 1, "seed": SEED,
-              "progress": False, "n_threads": 1, "distributed": mode == "ddp2",
+              "progress": False, "n_threads": 1, "distributed": mode in DDP_MODES,
               "device": "cuda" if mode == "gpu" else "cpu"}
     if epochs is not None:  # smoke runs
         kwargs["epochs"] = epochs
@@ -169,15 +170,18 @@ def run_child(n: int, mode: str, schedule: str, epochs: int | None = None,
     if mode == "gpu":
         out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
         out["gpu"] = torch.cuda.get_device_name()
-    if mode == "file":  # the data files are this run's own (GBs at 1M): remove them
+    if mode in FILE_MODES:  # the data files are this run's own (GBs at 1M): remove them
         for a in (rna, atac, rna_q, atac_q):
             a.file.close()
-        for path in files.values():
-            path.unlink()
+        if rank == 0:
+            for path in [*files.values(), Path(work) / f"annotation_{n}.csv"]:
+                path.unlink(missing_ok=True)
     return out
 
 
 PARTS = ("rna_train", "atac_train", "rna_held", "atac_held")
+FILE_MODES = ("file", "ddp2-file")
+DDP_MODES = ("ddp2", "ddp2-file")
 TILE_CELLS = 100_000
 # Above this the in-memory modes are skipped: the simulator needs ~22 KB per cell.
 IN_MEMORY_MAX_CELLS = 300_000
@@ -223,6 +227,29 @@ def _tiled_files(n: int, work: Path) -> tuple[dict[str, Path], pd.DataFrame, int
     return files, annotation, n_held
 
 
+def _ready_file(n: int, work: Path) -> Path:
+    """Where rank 0 of a ``ddp2-file`` run lists the files it wrote (the others wait for it)."""
+    return work / f"ready_{n}.json"
+
+
+def _data_files(n: int, work: Path, mode: str) -> tuple[dict[str, Path], pd.DataFrame, int]:
+    """The run's h5ad files (:func:`_tiled_files`): written by this process, or in a
+    ``ddp2-file`` run by rank 0 alone while the other rank waits for its list."""
+    ready = _ready_file(n, work)
+    if int(os.environ.get("RANK", 0)) == 0:
+        files, annotation, n_held = _tiled_files(n, work)
+        if mode == "ddp2-file":
+            annotation.to_csv(work / f"annotation_{n}.csv", index=False)
+            ready.write_text(json.dumps({"files": {k: str(v) for k, v in files.items()},
+                                         "n_held": n_held}))
+        return files, annotation, n_held
+    while not ready.exists():
+        time.sleep(2)
+    info = json.loads(ready.read_text())
+    return ({k: Path(v) for k, v in info["files"].items()},
+            pd.read_csv(work / f"annotation_{n}.csv"), int(info["n_held"]))
+
+
 def _release_freed_memory() -> None:
     """Hand memory freed by Python back to the OS (glibc keeps it otherwise)."""
     import ctypes
@@ -243,7 +270,7 @@ def _launch(n: int, mode: str, schedule: str, out: Path, timeout: float,
     """One run in its own process(es); the merged row, or the error."""
     script = [str(Path(__file__).resolve()), "--child", str(n), mode, schedule, "--json",
               str(out), "--work", str(out.parent), *(["--epochs", str(epochs)] if epochs else [])]
-    if mode == "ddp2":
+    if mode in DDP_MODES:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                "--master_port", str(29600 + n % 300), *script]
     else:
@@ -292,7 +319,7 @@ def table(df: pd.DataFrame) -> str:
         if r.get("status") == "ok":
             cells["epochs_run"] = f"{_fmt(r['epochs_run'])} ({_fmt(r['best_epoch'])})"
             cells["peak_mb"] = _fmt(r["peak_mb"]) + (
-                f" ({_fmt(r['peak_mb_per_rank'])}/rank)" if r["mode"] == "ddp2" else "")
+                f" ({_fmt(r['peak_mb_per_rank'])}/rank)" if r["mode"] in DDP_MODES else "")
         lines.append("| " + " | ".join(cells[c] for c, _ in cols) + " |")
     return "\n".join(lines)
 
@@ -301,7 +328,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--sizes", default="100000,300000,1000000")
     p.add_argument("--modes", default="cpu",
-                   help="comma-separated: cpu, ddp2, gpu, file (cpu reading h5ad files on disk)")
+                   help="comma-separated: cpu, ddp2, gpu, file (cpu reading h5ad files on "
+                        "disk), ddp2-file (ddp2 reading them)")
     p.add_argument("--schedules", default="default", help="comma-separated: default, today")
     p.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per run")
     p.add_argument("--out-dir", default=str(RESULTS))
@@ -336,8 +364,8 @@ def main() -> None:
                 continue
             for schedule in args.schedules.split(","):
                 out = work / f"e2e_{n}_{mode}_{schedule}"
-                for old in work.glob(out.name + ".rank*"):
-                    old.unlink()
+                for old in [*work.glob(out.name + ".rank*"), _ready_file(n, work)]:
+                    old.unlink(missing_ok=True)
                 row = {"cells": n, "mode": mode, "schedule": schedule,
                        **_launch(n, mode, schedule, out, args.timeout, args.epochs),
                        **{k: v for k, v in machine.items() if k in ("cpu", "cores", "ram_gb")},
@@ -351,7 +379,7 @@ def main() -> None:
     md = ["# MinNet end to end at scale", "", "`" + " ".join(["python", *sys.argv]) + "`", "",
           table(df), "",
           "Seconds per phase and the process's peak resident memory (input data included; "
-          "ddp2: both ranks' peaks added). See benchmarks/scale_e2e.py for the protocol.", ""]
+          "ddp2, ddp2-file: both ranks' peaks added). See benchmarks/scale_e2e.py for the protocol.", ""]
     (out_dir / "scale_e2e.md").write_text("\n".join(md))
     print(table(df))
 

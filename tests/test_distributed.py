@@ -131,6 +131,33 @@ def test_two_nodes_on_localhost_from_python(cite, tmp_path):
     np.testing.assert_allclose(model.embed(cite["rna_q"], "rna"), z0, rtol=1e-5, atol=1e-5)
 
 
+FROM_MAIN = """
+import sys
+import torch
+import scipy.sparse as sp
+from minnet.distributed import from_main, join_group, leave_group
+
+ranks, dev = join_group(torch.device("cpu"))
+made = []
+graph = from_main(lambda: made.append(ranks.rank) or sp.random(50, 50, 0.1, random_state=0,
+                                                              format="csr"), ranks, dev)
+print(f"rank {ranks.rank} made {made} sum {graph.sum():.6f} nnz {graph.nnz}", flush=True)
+leave_group(ranks)
+"""
+
+
+def test_rank_zero_alone_builds_what_every_rank_gets(tmp_path):
+    """``from_main``: rank 0 runs the builder (here a sparse matrix, as the RNA graph), the
+    other rank receives the same object without running it."""
+    script = tmp_path / "from_main.py"
+    script.write_text(FROM_MAIN)
+    log = _wait(_torchrun("--nproc_per_node=2", f"--master_port={_free_port()}", str(script)))
+    lines = sorted(line for line in log.splitlines() if line.startswith("rank "))
+    assert len(lines) == 2, log[-2000:]
+    assert lines[0].startswith("rank 0 made [0] ") and lines[1].startswith("rank 1 made [] ")
+    assert lines[0].split(" sum ")[1] == lines[1].split(" sum ")[1]
+
+
 def test_distributed_outside_torchrun_is_a_clear_error(cite, monkeypatch):
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(key, raising=False)

@@ -88,3 +88,22 @@ def test_large_data_take_the_sparse_route_and_never_densify(lognorm, monkeypatch
     # the same graph up to scanpy's clipping of scaled values at ±10 in the dense route
     a, b = (dense > 0).astype(int), (sparse > 0).astype(int)
     assert a.multiply(b).sum() / a.sum() > 0.6
+
+
+def test_operator_equals_the_dense_corrected_matrix_in_any_block_size(lognorm, monkeypatch):
+    """``Z v`` and ``Z^T u`` from the one scaled sparse matrix equal the dense affine map,
+    whatever the row blocks it is filled in (cells of the three batches interleaved)."""
+    from minnet.pp import _corrected_pca as cp
+
+    x, batch = lognorm
+    codes = np.asarray(batch.codes, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0.5, 2.0, (3, x.shape[1]))
+    b = rng.normal(size=(3, x.shape[1]))
+    dense = x.toarray().astype(np.float64) * a[codes] + b[codes]
+    v, u = rng.normal(size=(x.shape[1], 4)), rng.normal(size=(x.shape[0], 4))
+    for rows in (7, 1 << 16):
+        monkeypatch.setattr(cp, "MOMENT_ROWS", rows)
+        op = cp._affine_operator(x, codes, a, b)
+        np.testing.assert_allclose(op.matmat(v), dense @ v, rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(op.rmatmat(u), dense.T @ u, rtol=1e-10, atol=1e-9)

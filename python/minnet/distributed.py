@@ -2,8 +2,9 @@
 
 Launched with ``torchrun`` (``torchrun --nproc_per_node=N -m minnet train ... --distributed``,
 or ``minnet.train(..., distributed=True)`` inside a torchrun worker): every process (rank)
-prepares the same inputs and graph from the same seed, draws the epoch's pairs from the same
-seeded generator and trains on its own shard of every global mini-batch; the network is
+prepares the same inputs from the same seed, receives rank 0's RNA graph (:func:`from_main`),
+draws the epoch's pairs from the same seeded generator and trains on its own shard of every
+global mini-batch; the network is
 wrapped in :class:`torch.nn.parallel.DistributedDataParallel`, which all-reduces the gradients,
 so every rank keeps the same weights. Rank 0 validates (its score is broadcast, so every rank
 stops at the same epoch), writes checkpoints and the one model file. NCCL on CUDA, gloo on CPU;
@@ -13,12 +14,16 @@ several machines work with ``torchrun --nnodes``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from ._utils import MinNetInputError, logger
+
+T = TypeVar("T")
 
 # what torchrun sets in each worker's environment
 _TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -163,3 +168,19 @@ def sum_floats(values: list[float], ranks: Ranks, device: torch.device) -> list[
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def from_main(make: Callable[[], T], ranks: Ranks, device: torch.device) -> T:
+    """``make()`` run on rank 0 only and its result sent to every rank (pickled).
+
+    For what every rank needs but need not compute: the others skip its time and peak
+    memory, and all ranks hold the very same object even where machines' floating-point
+    libraries would break ties differently.
+    """
+    if not ranks.distributed:
+        return make()
+    import torch.distributed as dist
+
+    box = [make() if ranks.is_main else None]
+    dist.broadcast_object_list(box, src=0, device=device)
+    return box[0]

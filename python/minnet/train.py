@@ -24,6 +24,7 @@ from .distributed import (
     Ranks,
     average_buffers,
     broadcast_floats,
+    from_main,
     join_group,
     leave_group,
     sum_floats,
@@ -321,7 +322,9 @@ def train(
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     g = settings.graph
-    lengths = build_rna_graph(x, batches, g.n_neighbors, g.n_pcs, g.batch_correction, seed)
+    lengths = from_main(  # one graph for all ranks: built once, on rank 0
+        lambda: build_rna_graph(x, batches, g.n_neighbors, g.n_pcs, g.batch_correction, seed),
+        ranks, dev)
     # scaled with the training cells' statistics, as every query is by default: the network
     # meets batch and depth differences in training instead of having them scaled away
     data = PairedData(x, y, rna_spec.scaler(x), other_spec.scaler(y),
