@@ -174,7 +174,8 @@ def run_child(n: int, mode: str, schedule: str, epochs: int | None = None,
         for a in (rna, atac, rna_q, atac_q):
             a.file.close()
         if rank == 0:
-            for path in [*files.values(), Path(work) / f"annotation_{n}.csv"]:
+            for path in [*files.values(), Path(work) / f"annotation_{n}.csv",
+                         _ready_file(n, Path(work))]:
                 path.unlink(missing_ok=True)
     return out
 

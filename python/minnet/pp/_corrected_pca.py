@@ -20,7 +20,8 @@ from scipy.sparse.linalg import LinearOperator, svds
 
 # ComBat's empirical-Bayes iterations stop at this relative change (as scanpy's _it_sol).
 EB_TOLERANCE = 1e-4
-# rows summed at once for the batch moments (float64 copies of this many rows only)
+# rows handled at once for the batch moments and the operator's scaled values (float64
+# temporaries of this many rows only)
 MOMENT_ROWS = 1 << 16
 
 
