@@ -7,7 +7,8 @@ Runs ``benchmarks/scale_e2e.py --modes gpu`` (the end-to-end protocol: simulate,
 graph, margins, training on ``device="cuda"`` — input held on the GPU, bfloat16 autocast — and
 embedding), which records each phase's seconds, the process's peak resident memory and
 ``torch.cuda.max_memory_allocated`` (column ``gpu_peak_mb``) and the GPU's name. Without a CUDA
-device it says so and exits with status 0, writing nothing.
+device, or with the CPU build of torch the project pins, it says which and exits with status 0,
+writing nothing.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ def main() -> None:
     import torch
 
     if not torch.cuda.is_available():
-        print("benchmarks/gpu.py: no CUDA device here (torch.cuda.is_available() is False); "
-              "nothing measured.")
+        why = ("this torch build has no CUDA support (the CPU wheel the project pins): install "
+               f"the CUDA build of torch=={torch.__version__.split('+')[0]} to measure"
+               if torch.version.cuda is None else
+               "no CUDA device is visible (torch.cuda.is_available() is False)")
+        print(f"benchmarks/gpu.py: {why}; nothing measured.")
         return
     script = Path(__file__).with_name("scale_e2e.py")
     sys.exit(subprocess.call([sys.executable, str(script), "--sizes", args.sizes, "--modes", "gpu",

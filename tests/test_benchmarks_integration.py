@@ -389,7 +389,8 @@ def test_gpu_benchmark_says_so_without_a_gpu(tmp_path):
         pytest.skip("a GPU is here: benchmarks/gpu.py would run the 1M-cell pipeline")
     res = subprocess.run([sys.executable, str(BENCH / "gpu.py"), "--out-dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0 and "no CUDA device here" in res.stdout
+    why = "no CUDA support" if torch.version.cuda is None else "no CUDA device is visible"
+    assert res.returncode == 0 and why in res.stdout and "nothing measured" in res.stdout
     assert not list(tmp_path.iterdir())
 
 
