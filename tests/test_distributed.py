@@ -158,6 +158,36 @@ def test_rank_zero_alone_builds_what_every_rank_gets(tmp_path):
     assert lines[0].split(" sum ")[1] == lines[1].split(" sum ")[1]
 
 
+def test_the_group_waits_long_enough_for_rank_zeros_graph(monkeypatch):
+    """The process group ``join_group`` creates has a timeout far above torch's defaults
+    (NCCL 10 min), since the other ranks wait in ``from_main`` while rank 0 builds the graph."""
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    from minnet.distributed import join_group
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def init(backend, **kwargs):
+        seen.update(backend=backend, **kwargs)
+        raise Stop
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", init)
+    env = {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": "29999"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(Stop):
+        join_group(torch.device("cpu"))
+    assert seen["backend"] == "gloo" and seen["timeout"] >= datetime.timedelta(hours=1)
+
+
 def test_distributed_outside_torchrun_is_a_clear_error(cite, monkeypatch):
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(key, raising=False)

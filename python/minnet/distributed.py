@@ -13,6 +13,7 @@ several machines work with ``torchrun --nnodes``.
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,11 @@ import torch
 from ._utils import MinNetInputError, logger
 
 T = TypeVar("T")
+
+#: How long a rank waits in a collective: the other ranks wait for rank 0's RNA graph
+#: (:func:`from_main`), minutes at a million cells, longer beyond; torch's defaults (NCCL 10,
+#: gloo 30 minutes) would end a large run there.
+GROUP_TIMEOUT = datetime.timedelta(hours=3)
 
 # what torchrun sets in each worker's environment
 _TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -100,7 +106,8 @@ def join_group(device: torch.device) -> tuple[Ranks, torch.device]:
                 "minnet.train(..., distributed=True); without torchrun use distributed=False.")
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                timeout=GROUP_TIMEOUT)
     ranks = Ranks(dist.get_rank(), dist.get_world_size(), local_rank, dist.get_backend(), owns)
     logger.info("distributed training: rank %d of %d (%s, %s)", ranks.rank, ranks.world_size,
                 ranks.backend, device)
@@ -175,7 +182,8 @@ def from_main(make: Callable[[], T], ranks: Ranks, device: torch.device) -> T:
 
     For what every rank needs but need not compute: the others skip its time and peak
     memory, and all ranks hold the very same object even where machines' floating-point
-    libraries would break ties differently.
+    libraries would break ties differently. The others wait up to the process group's
+    timeout (:data:`GROUP_TIMEOUT` for a group :func:`join_group` creates).
     """
     if not ranks.distributed:
         return make()
